@@ -1,0 +1,1 @@
+"""The `ippyo` command line: one entry point whose subcommands live with their components."""
