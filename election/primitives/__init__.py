@@ -1,0 +1,1 @@
+"""Small typed building blocks: the group, hashing, ElGamal, proofs and blind RSA."""
