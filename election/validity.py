@@ -1,0 +1,112 @@
+"""Which cast ballots count: one rule set for the tally server and every verifier.
+
+A ballot cast on chain counts only if its token carries the registrar's signature, the token
+key signed this very ballot for this chain and contract, the ballot decodes for this election,
+every proof verifies, and it is its token's only ballot (or, where the election allows
+re-voting, its token's latest). Every other ballot is listed with a stable reason code and a
+message — never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from election.ballot import EncryptedBallot, verify_ballot
+from election.context import ElectionContext
+from election.errors import InvalidBallot, InvalidSignature
+from election.primitives.hashing import sha256
+from election.token import verify_binding, verify_token_signature
+
+# Stable reason codes (the tally server and the observer pages show them).
+BAD_TOKEN_SIGNATURE = "bad_token_signature"
+BAD_BINDING_SIGNATURE = "bad_binding_signature"
+MALFORMED = "malformed"
+BAD_PROOF = "bad_proof"
+DUPLICATE_TOKEN = "duplicate_token"
+SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, slots=True)
+class CastBallot:
+    """A ballot as the chain recorded it (BallotCast event / castBallot calldata)."""
+
+    seq: int
+    """Position in the chain's order of casts (0, 1, 2, ...)."""
+    token: bytes
+    """20-byte token address (the nullifier)."""
+    token_signature: bytes
+    """The registrar's RFC 9474 signature on election_id ‖ token."""
+    binding_signature: bytes
+    """The token key's ECDSA signature over (chain id, contract, ballot hash)."""
+    ballot: bytes
+    """The canonical encrypted ballot."""
+
+    @property
+    def ballot_hash(self) -> bytes:
+        return sha256(self.ballot)
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    seq: int
+    ballot_hash: bytes
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    counted: tuple[tuple[CastBallot, EncryptedBallot], ...]
+    excluded: tuple[Exclusion, ...]
+
+
+def check_cast_ballot(context: ElectionContext, cast: CastBallot) -> EncryptedBallot:
+    """Every per-ballot rule; raises :class:`InvalidBallot` whose first word is the code."""
+    try:
+        verify_token_signature(context.registrar_key, context.election_id, cast.token,
+                               cast.token_signature)
+    except InvalidSignature as exc:
+        raise InvalidBallot(f"{BAD_TOKEN_SIGNATURE}: {exc}") from exc
+    try:
+        verify_binding(cast.token, context.chain_id, context.contract_address, cast.ballot_hash,
+                       cast.binding_signature)
+    except InvalidSignature as exc:
+        raise InvalidBallot(f"{BAD_BINDING_SIGNATURE}: {exc}") from exc
+    try:
+        ballot = EncryptedBallot.from_bytes(cast.ballot, context.manifest)
+    except InvalidBallot as exc:
+        raise InvalidBallot(f"{MALFORMED}: {exc}") from exc
+    try:
+        verify_ballot(context, ballot)
+    except InvalidBallot as exc:
+        raise InvalidBallot(f"{BAD_PROOF}: {exc}") from exc
+    return ballot
+
+
+def select_ballots(context: ElectionContext, cast: Sequence[CastBallot]) -> Selection:
+    ordered = sorted(cast, key=lambda c: c.seq)
+    latest: dict[bytes, int] = {}
+    for c in ordered:
+        latest[c.token] = c.seq
+    seen: set[bytes] = set()
+    counted, excluded = [], []
+    for c in ordered:
+        if context.revote_allowed and latest[c.token] != c.seq:
+            excluded.append(Exclusion(c.seq, c.ballot_hash, SUPERSEDED,
+                                      "replaced by a later ballot with the same token"))
+            continue
+        if not context.revote_allowed and c.token in seen:
+            excluded.append(Exclusion(c.seq, c.ballot_hash, DUPLICATE_TOKEN,
+                                      "a second ballot with an already used token"))
+            continue
+        try:
+            ballot = check_cast_ballot(context, c)
+        except InvalidBallot as exc:
+            code, _, message = str(exc).partition(": ")
+            excluded.append(Exclusion(c.seq, c.ballot_hash, code, message))
+            continue
+        finally:
+            seen.add(c.token)
+        counted.append((c, ballot))
+    return Selection(tuple(counted), tuple(excluded))
