@@ -41,7 +41,10 @@ class PlaintextBallot:
 
     @staticmethod
     def from_choices(manifest: Manifest, choices: Mapping[str, Sequence[str]]) -> PlaintextBallot:
-        """Build from ``{contest id: [option ids]}``; raises :class:`InvalidBallot` with the reason."""
+        """Build from ``{contest id: [option ids]}``.
+
+        Raises :class:`InvalidBallot` with the reason.
+        """
         unknown = set(choices) - {c.id for c in manifest.contests}
         if unknown:
             raise InvalidBallot(f"unknown contest: {sorted(unknown)[0]}")
@@ -138,8 +141,8 @@ class EncryptedBallot:
             raise InvalidBallot("ballot is for another election")
         pos = 36
         contests = []
-        try:
-            for c_index, contest in enumerate(manifest.contests):
+        for contest in manifest.contests:
+            try:
                 selections = []
                 for _ in contest.options:
                     ct = Ciphertext.from_bytes(data[pos : pos + 66])
@@ -150,8 +153,8 @@ class EncryptedBallot:
                 rp = RangeProof.from_bytes(data[pos : pos + size], contest.range_branches)
                 pos += size
                 contests.append(EncryptedContest(tuple(selections), rp))
-        except EncodingError as exc:
-            raise InvalidBallot(f"contest {c_index}: {exc}") from exc
+            except EncodingError as exc:
+                raise InvalidBallot(f"{contest.id}: {exc}") from exc
         return EncryptedBallot(bytes(data[4:36]), tuple(contests))
 
 
@@ -207,8 +210,15 @@ def encrypt_ballot(
             selections.append(EncryptedSelection(ct, proof))
         total = sum_ciphertexts([s.ciphertext for s in selections])
         rp = prove_range(
-            total, sum(row), total_nonce, key, contest.min_selections, contest.max_selections,
-            base, contest_context(ci), seed,
+            total,
+            sum(row),
+            total_nonce,
+            key,
+            contest.min_selections,
+            contest.max_selections,
+            base,
+            contest_context(ci),
+            seed,
         )
         contests.append(EncryptedContest(tuple(selections), rp))
     return EncryptedBallot(context.election_id, tuple(contests))
@@ -229,8 +239,13 @@ def verify_ballot(context: ElectionContext, ballot: EncryptedBallot) -> None:
             for oi, sel in enumerate(enc.selections):
                 verify_range(sel.proof, sel.ciphertext, key, 0, 1, base, option_context(ci, oi))
             verify_range(
-                enc.range_proof, enc.total, key, contest.min_selections, contest.max_selections,
-                base, contest_context(ci),
+                enc.range_proof,
+                enc.total,
+                key,
+                contest.min_selections,
+                contest.max_selections,
+                base,
+                contest_context(ci),
             )
         except InvalidProof as exc:
             raise InvalidBallot(f"{contest.id}: {exc}") from exc
@@ -248,7 +263,9 @@ def open_challenged(
         raise InvalidBallot("a revealed master nonce is 32 bytes")
     key = context.joint_public_key
     rows = []
-    for ci, (contest, enc) in enumerate(zip(context.manifest.contests, ballot.contests, strict=True)):
+    for ci, (contest, enc) in enumerate(
+        zip(context.manifest.contests, ballot.contests, strict=True)
+    ):
         row = []
         for oi, sel in enumerate(enc.selections):
             r = option_nonce(master_nonce, ci, oi)
@@ -262,6 +279,8 @@ def open_challenged(
             elif m_point == G:
                 row.append(1)
             else:
-                raise InvalidBallot(f"{contest.id}/{contest.options[oi].id}: encrypts neither 0 nor 1")
+                raise InvalidBallot(
+                    f"{contest.id}/{contest.options[oi].id}: encrypts neither 0 nor 1"
+                )
         rows.append(tuple(row))
     return PlaintextBallot(tuple(rows))

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from election.errors import CeremonyError, InvalidProof, InvalidShare
-from election.primitives.group import N, G, Point, sum_points
+from election.primitives.group import G, N, Point, sum_points
 from election.primitives.hashing import encode, hash_bytes
 from election.primitives.proofs import (
     ChaumPedersenProof,
@@ -99,9 +99,7 @@ def _eval_commitments(commitments: Sequence[Point], x: int) -> Point:
 class Trustee:
     """One trustee's private side of the ceremony and, later, of the decryption."""
 
-    def __init__(
-        self, index: int, trustees: int, quorum: int, election_id: bytes
-    ) -> None:
+    def __init__(self, index: int, trustees: int, quorum: int, election_id: bytes) -> None:
         if not 1 <= quorum <= trustees or not 1 <= index <= trustees:
             raise CeremonyError(f"trustee {index} of {trustees} with quorum {quorum} is impossible")
         self.index, self.trustees, self.quorum = index, trustees, quorum
@@ -115,9 +113,7 @@ class Trustee:
     def announce(self) -> Announcement:
         commitments = tuple(Point.base_times(a) for a in self._coefficients)
         proofs = tuple(
-            prove_schnorr(
-                a, A, self.ceremony, f"trustee/{self.index}/coefficient/{l}", self._seed
-            )
+            prove_schnorr(a, A, self.ceremony, f"trustee/{self.index}/coefficient/{l}", self._seed)
             for l, (a, A) in enumerate(zip(self._coefficients, commitments, strict=True))  # noqa: E741
         )
         return Announcement(self.index, Point.base_times(self._aux_secret), commitments, proofs)
@@ -134,11 +130,14 @@ class Trustee:
         for other in announcements:
             if other.trustee == self.index:
                 continue
-            key = _share_key(other.aux_public_key * self._aux_secret, self.ceremony,
-                             self.index, other.trustee)
+            key = _share_key(
+                other.aux_public_key * self._aux_secret, self.ceremony, self.index, other.trustee
+            )
             nonce = secrets.token_bytes(12)
             plaintext = self._poly(other.trustee).to_bytes(32, "big")
-            ct = AESGCM(key).encrypt(nonce, plaintext, _aad(self.ceremony, self.index, other.trustee))
+            ct = AESGCM(key).encrypt(
+                nonce, plaintext, _aad(self.ceremony, self.index, other.trustee)
+            )
             out.append(EncryptedShare(self.index, other.trustee, nonce, ct))
         return out
 
@@ -160,9 +159,14 @@ class Trustee:
                 value = _open_share(share, shared, self.ceremony, dealer)
             except InvalidShare:
                 proof = prove_equal_logs(
-                    self._aux_secret, G, Point.base_times(self._aux_secret),
-                    dealer.aux_public_key, shared, self.ceremony,
-                    f"complaint/{self.index}/{share.dealer}", self._seed,
+                    self._aux_secret,
+                    G,
+                    Point.base_times(self._aux_secret),
+                    dealer.aux_public_key,
+                    shared,
+                    self.ceremony,
+                    f"complaint/{self.index}/{share.dealer}",
+                    self._seed,
                 )
                 complaints.append(Complaint(self.index, share.dealer, shared, proof))
                 continue
@@ -232,8 +236,10 @@ def verify_announcement(announcement: Announcement, ceremony: bytes, quorum: int
 
 
 def complaint_upheld(
-    complaint: Complaint, announcements: Sequence[Announcement],
-    shares: Sequence[EncryptedShare], ceremony: bytes,
+    complaint: Complaint,
+    announcements: Sequence[Announcement],
+    shares: Sequence[EncryptedShare],
+    ceremony: bytes,
 ) -> bool:
     """Decide a complaint from public data alone. ``True``: the dealer cheated.
 
@@ -245,12 +251,19 @@ def complaint_upheld(
         raise CeremonyError("complaint names an unknown trustee")
     try:
         verify_equal_logs(
-            complaint.proof, G, accuser.aux_public_key, accused.aux_public_key,
-            complaint.shared_secret, ceremony, f"complaint/{complaint.accuser}/{complaint.accused}",
+            complaint.proof,
+            G,
+            accuser.aux_public_key,
+            accused.aux_public_key,
+            complaint.shared_secret,
+            ceremony,
+            f"complaint/{complaint.accuser}/{complaint.accused}",
         )
     except InvalidProof as exc:
         raise CeremonyError(f"complaint by trustee {complaint.accuser} is not proven") from exc
-    matching = [s for s in shares if s.dealer == complaint.accused and s.recipient == complaint.accuser]
+    matching = [
+        s for s in shares if s.dealer == complaint.accused and s.recipient == complaint.accuser
+    ]
     if len(matching) != 1:
         return True  # no share (or several) was sent: the dealer failed
     try:
@@ -269,8 +282,11 @@ class CeremonyResult:
 
 
 def verify_transcript(
-    election_id: bytes, trustees: int, quorum: int,
-    announcements: Sequence[Announcement], shares: Sequence[EncryptedShare],
+    election_id: bytes,
+    trustees: int,
+    quorum: int,
+    announcements: Sequence[Announcement],
+    shares: Sequence[EncryptedShare],
     complaints: Sequence[Complaint],
 ) -> CeremonyResult:
     """Re-check a whole ceremony from its public transcript; returns QUAL, K and every X_j."""
@@ -297,8 +313,13 @@ def verify_transcript(
 
 def run_ceremony(
     election_id: bytes, trustees: int, quorum: int, *, cheat: tuple[int, int] | None = None
-) -> tuple[list[Trustee], list[Announcement], list[EncryptedShare], list[Complaint], CeremonyResult]:
-    """Run every step in one process (demo, tests). ``cheat=(dealer, victim)`` makes one share bad."""
+) -> tuple[
+    list[Trustee], list[Announcement], list[EncryptedShare], list[Complaint], CeremonyResult
+]:
+    """Run every step in one process (demo, tests).
+
+    ``cheat=(dealer, victim)`` makes one dealer send one bad share.
+    """
     people = [Trustee(i, trustees, quorum, election_id) for i in range(1, trustees + 1)]
     if cheat is not None:
         people[cheat[0] - 1].corrupt_share_for(cheat[1])

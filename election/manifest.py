@@ -68,8 +68,7 @@ class Manifest:
                     "min": c.min_selections,
                     "max": c.max_selections,
                     "options": [
-                        {"id": o.id, "name": {"ja": o.name_ja, "en": o.name_en}}
-                        for o in c.options
+                        {"id": o.id, "name": {"ja": o.name_ja, "en": o.name_en}} for o in c.options
                     ],
                 }
                 for c in self.contests

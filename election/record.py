@@ -75,8 +75,14 @@ class ElectionRecord:
     @property
     def context(self) -> ElectionContext:
         return ElectionContext(
-            self.manifest, self.trustees, self.quorum, self.joint_public_key, self.registrar_key,
-            self.chain_id, self.contract_address, self.revote_allowed,
+            self.manifest,
+            self.trustees,
+            self.quorum,
+            self.joint_public_key,
+            self.registrar_key,
+            self.chain_id,
+            self.contract_address,
+            self.revote_allowed,
         )
 
     # --- JSON ---------------------------------------------------------------------------------
@@ -97,25 +103,39 @@ class ElectionRecord:
             "chain": {"chain_id": self.chain_id, "contract": "0x" + self.contract_address.hex()},
             "registrar_key": {"n": f"{self.registrar_key.n:x}", "e": self.registrar_key.e},
             "ceremony": {
-                "announcements": [_announcement(a) for a in sorted(self.announcements, key=lambda a: a.trustee)],
+                "announcements": [
+                    _announcement(a) for a in sorted(self.announcements, key=lambda a: a.trustee)
+                ],
                 "shares": [
-                    {"dealer": s.dealer, "recipient": s.recipient, "nonce": s.nonce.hex(),
-                     "ciphertext": s.ciphertext.hex()}
+                    {
+                        "dealer": s.dealer,
+                        "recipient": s.recipient,
+                        "nonce": s.nonce.hex(),
+                        "ciphertext": s.ciphertext.hex(),
+                    }
                     for s in sorted(self.shares, key=lambda s: (s.dealer, s.recipient))
                 ],
                 "complaints": [
-                    {"accuser": c.accuser, "accused": c.accused,
-                     "shared_secret": c.shared_secret.hex(), "proof": c.proof.to_bytes().hex()}
+                    {
+                        "accuser": c.accuser,
+                        "accused": c.accused,
+                        "shared_secret": c.shared_secret.hex(),
+                        "proof": c.proof.to_bytes().hex(),
+                    }
                     for c in sorted(self.complaints, key=lambda c: (c.accuser, c.accused))
                 ],
             },
             "joint_public_key": self.joint_public_key.hex(),
             "base_hash": ctx.base_hash.hex(),
             "ballots": [
-                {"seq": b.seq, "token": "0x" + b.token.hex(),
-                 "token_signature": b.token_signature.hex(),
-                 "binding_signature": b.binding_signature.hex(),
-                 "ballot_hash": b.ballot_hash.hex(), "ballot": b.ballot.hex()}
+                {
+                    "seq": b.seq,
+                    "token": "0x" + b.token.hex(),
+                    "token_signature": b.token_signature.hex(),
+                    "binding_signature": b.binding_signature.hex(),
+                    "ballot_hash": b.ballot_hash.hex(),
+                    "ballot": b.ballot.hex(),
+                }
                 for b in sorted(self.ballots, key=lambda b: b.seq)
             ],
             "challenged": [
@@ -123,7 +143,12 @@ class ElectionRecord:
                 for c in self.challenged
             ],
             "excluded": [
-                {"seq": e.seq, "ballot_hash": e.ballot_hash.hex(), "code": e.code, "message": e.message}
+                {
+                    "seq": e.seq,
+                    "ballot_hash": e.ballot_hash.hex(),
+                    "code": e.code,
+                    "message": e.message,
+                }
                 for e in sorted(self.excluded, key=lambda e: e.seq)
             ],
             "tally": None,
@@ -133,12 +158,16 @@ class ElectionRecord:
                 "ballot_count": tally.ballot_count,
                 "encrypted": [[ct.to_bytes().hex() for ct in row] for row in tally.totals],
                 "decryption_shares": [
-                    {"trustee": d.trustee,
-                     "shares": [[p.hex() for p in row] for row in d.shares],
-                     "proofs": [[p.to_bytes().hex() for p in row] for row in d.proofs]}
+                    {
+                        "trustee": d.trustee,
+                        "shares": [[p.hex() for p in row] for row in d.shares],
+                        "proofs": [[p.to_bytes().hex() for p in row] for row in d.proofs],
+                    }
                     for d in sorted(self.decryption_shares, key=lambda d: d.trustee)
                 ],
-                "result": None if self.result is None else {
+                "result": None
+                if self.result is None
+                else {
                     contest.id: {o.id: n for o, n in zip(contest.options, row, strict=True)}
                     for contest, row in zip(self.manifest.contests, self.result, strict=True)
                 },
@@ -195,26 +224,39 @@ def record_from_dict(raw: Any) -> ElectionRecord:
     cer = _get(raw, "ceremony", "record")
     announcements = tuple(
         Announcement(
-            int(a["trustee"]), Point.from_hex(a["aux_public_key"]),
+            int(a["trustee"]),
+            Point.from_hex(a["aux_public_key"]),
             tuple(Point.from_hex(c) for c in a["commitments"]),
             tuple(SchnorrProof.from_bytes(_hex(p, "proof")) for p in a["proofs"]),
         )
         for a in _get(cer, "announcements", "ceremony")
     )
     shares = tuple(
-        EncryptedShare(int(s["dealer"]), int(s["recipient"]), _hex(s["nonce"], "nonce"),
-                       _hex(s["ciphertext"], "ciphertext"))
+        EncryptedShare(
+            int(s["dealer"]),
+            int(s["recipient"]),
+            _hex(s["nonce"], "nonce"),
+            _hex(s["ciphertext"], "ciphertext"),
+        )
         for s in _get(cer, "shares", "ceremony")
     )
     complaints = tuple(
-        Complaint(int(c["accuser"]), int(c["accused"]), Point.from_hex(c["shared_secret"]),
-                  ChaumPedersenProof.from_bytes(_hex(c["proof"], "proof")))
+        Complaint(
+            int(c["accuser"]),
+            int(c["accused"]),
+            Point.from_hex(c["shared_secret"]),
+            ChaumPedersenProof.from_bytes(_hex(c["proof"], "proof")),
+        )
         for c in _get(cer, "complaints", "ceremony")
     )
     ballots = tuple(
-        CastBallot(int(b["seq"]), _hex(b["token"], "token"),
-                   _hex(b["token_signature"], "token_signature"),
-                   _hex(b["binding_signature"], "binding_signature"), _hex(b["ballot"], "ballot"))
+        CastBallot(
+            int(b["seq"]),
+            _hex(b["token"], "token"),
+            _hex(b["token_signature"], "token_signature"),
+            _hex(b["binding_signature"], "binding_signature"),
+            _hex(b["ballot"], "ballot"),
+        )
         for b in _get(raw, "ballots", "record")
     )
     challenged = tuple(
@@ -222,7 +264,9 @@ def record_from_dict(raw: Any) -> ElectionRecord:
         for c in _get(raw, "challenged", "record")
     )
     excluded = tuple(
-        Exclusion(int(e["seq"]), _hex(e["ballot_hash"], "ballot_hash"), str(e["code"]), str(e["message"]))
+        Exclusion(
+            int(e["seq"]), _hex(e["ballot_hash"], "ballot_hash"), str(e["code"]), str(e["message"])
+        )
         for e in _get(raw, "excluded", "record")
     )
     tally_raw = _get(raw, "tally", "record")
@@ -232,31 +276,49 @@ def record_from_dict(raw: Any) -> ElectionRecord:
     if tally_raw is not None:
         tally = EncryptedTally(
             int(tally_raw["ballot_count"]),
-            tuple(tuple(Ciphertext.from_bytes(_hex(ct, "ciphertext")) for ct in row)
-                  for row in tally_raw["encrypted"]),
+            tuple(
+                tuple(Ciphertext.from_bytes(_hex(ct, "ciphertext")) for ct in row)
+                for row in tally_raw["encrypted"]
+            ),
         )
         dshares = tuple(
             DecryptionShare(
                 int(d["trustee"]),
                 tuple(tuple(Point.from_hex(p) for p in row) for row in d["shares"]),
-                tuple(tuple(ChaumPedersenProof.from_bytes(_hex(p, "proof")) for p in row)
-                      for row in d["proofs"]),
+                tuple(
+                    tuple(ChaumPedersenProof.from_bytes(_hex(p, "proof")) for p in row)
+                    for row in d["proofs"]
+                ),
             )
             for d in tally_raw["decryption_shares"]
         )
         if tally_raw.get("result") is not None:
             res = tally_raw["result"]
             result = tuple(
-                tuple(int(_get(_get(res, c.id, "result"), o.id, f"result.{c.id}")) for o in c.options)
+                tuple(
+                    int(_get(_get(res, c.id, "result"), o.id, f"result.{c.id}")) for o in c.options
+                )
                 for c in manifest.contests
             )
     try:
         record = ElectionRecord(
-            manifest, int(params["trustees"]), int(params["quorum"]),
-            bool(params["revote_allowed"]), int(chain["chain_id"]), _hex(chain["contract"], "contract"),
-            RSAPublicKey(int(rk["n"], 16), int(rk["e"])), announcements, shares, complaints,
-            Point.from_hex(_get(raw, "joint_public_key", "record")), ballots, challenged, excluded,
-            tally, dshares, result,
+            manifest,
+            int(params["trustees"]),
+            int(params["quorum"]),
+            bool(params["revote_allowed"]),
+            int(chain["chain_id"]),
+            _hex(chain["contract"], "contract"),
+            RSAPublicKey(int(rk["n"], 16), int(rk["e"])),
+            announcements,
+            shares,
+            complaints,
+            Point.from_hex(_get(raw, "joint_public_key", "record")),
+            ballots,
+            challenged,
+            excluded,
+            tally,
+            dshares,
+            result,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise EncodingError(f"record: {exc}") from exc
@@ -313,8 +375,12 @@ def verify_record(
     ceremony: CeremonyResult | None = None
     try:
         ceremony = verify_transcript(
-            record.manifest.election_id, record.trustees, record.quorum,
-            record.announcements, record.shares, record.complaints,
+            record.manifest.election_id,
+            record.trustees,
+            record.quorum,
+            record.announcements,
+            record.shares,
+            record.complaints,
         )
         c.count = len(record.announcements)
         if ceremony.joint_public_key != record.joint_public_key:
@@ -331,8 +397,10 @@ def verify_record(
     computed = {(e.seq, e.code) for e in selection.excluded}
     for e in selection.excluded:
         if (e.seq, e.code) not in recorded:
-            c.failures.append(f"ballot #{e.seq} is invalid ({e.code}: {e.message}) "
-                              "but the record does not exclude it")
+            c.failures.append(
+                f"ballot #{e.seq} is invalid ({e.code}: {e.message}) "
+                "but the record does not exclude it"
+            )
     for seq, code in sorted(recorded - computed):
         c.failures.append(f"ballot #{seq} is excluded as '{code}' but it is valid")
     c_counted = check("counted ballots")
@@ -382,8 +450,10 @@ def verify_record(
             if record.result is None:
                 c.failures.append("no result is published")
             elif counts != record.result:
-                c.failures.append(f"published result {_fmt(record.result)} but the decryption "
-                                  f"gives {_fmt(counts)}")
+                c.failures.append(
+                    f"published result {_fmt(record.result)} but the decryption "
+                    f"gives {_fmt(counts)}"
+                )
         except ElectionError as exc:
             c.failures.append(str(exc))
     if not report.ok:

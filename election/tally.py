@@ -62,8 +62,14 @@ def compute_decryption_share(
         proofs.append(
             tuple(
                 prove_equal_logs(
-                    secret_share, G, public, ct.alpha, d, context.base_hash,
-                    _context(trustee, ci, oi), seed,
+                    secret_share,
+                    G,
+                    public,
+                    ct.alpha,
+                    d,
+                    context.base_hash,
+                    _context(trustee, ci, oi),
+                    seed,
                 )
                 for oi, (ct, d) in enumerate(zip(row, shares[-1], strict=True))
             )
@@ -81,8 +87,13 @@ def verify_decryption_share(
             raise InvalidProof(f"trustee {share.trustee}: decryption share has the wrong shape")
         for oi, ct in enumerate(row):
             verify_equal_logs(
-                share.proofs[ci][oi], G, public_share, ct.alpha, share.shares[ci][oi],
-                context.base_hash, _context(share.trustee, ci, oi),
+                share.proofs[ci][oi],
+                G,
+                public_share,
+                ct.alpha,
+                share.shares[ci][oi],
+                context.base_hash,
+                _context(share.trustee, ci, oi),
             )
 
 
@@ -97,7 +108,9 @@ def lagrange_coefficient(j: int, participants: Sequence[int]) -> int:
 
 
 def combine(
-    context: ElectionContext, tally: EncryptedTally, shares: Sequence[DecryptionShare],
+    context: ElectionContext,
+    tally: EncryptedTally,
+    shares: Sequence[DecryptionShare],
     dlog: DiscreteLog | None = None,
 ) -> tuple[tuple[int, ...], ...]:
     """The counts from ≥ k (verified) decryption shares; uses exactly the first k given."""
@@ -117,7 +130,8 @@ def combine(
         counts.append(
             tuple(
                 dlog.solve(
-                    ct.beta - sum_points([by_trustee[j].shares[ci][oi] * lambdas[j] for j in chosen])
+                    ct.beta
+                    - sum_points([by_trustee[j].shares[ci][oi] * lambdas[j] for j in chosen])
                 )
                 for oi, ct in enumerate(row)
             )

@@ -27,7 +27,6 @@ from Crypto.Hash import keccak
 from election.errors import EncodingError, InvalidSignature
 from election.primitives import blind_rsa
 from election.primitives.group import N
-
 from election.primitives.hashing import hash_bytes
 
 #: bytes32("ippyo/ballot-binding/v1"): the contract's string literal, zero-padded on the right.
@@ -145,7 +144,10 @@ def finalize_token(
 
 
 def verify_token_signature(
-    registrar_key: blind_rsa.RSAPublicKey, election_id: bytes, token_address: bytes, signature: bytes
+    registrar_key: blind_rsa.RSAPublicKey,
+    election_id: bytes,
+    token_address: bytes,
+    signature: bytes,
 ) -> None:
     """The registrar's signature on a token: ``None`` or :class:`InvalidSignature`."""
     blind_rsa.verify(
@@ -162,7 +164,9 @@ def binding_digest(chain_id: int, contract_address: bytes, ballot_hash: bytes) -
     return keccak256(BINDING_TAG + chain_id.to_bytes(32, "big") + contract_address + ballot_hash)
 
 
-def sign_binding(token: TokenKey, chain_id: int, contract_address: bytes, ballot_hash: bytes) -> bytes:
+def sign_binding(
+    token: TokenKey, chain_id: int, contract_address: bytes, ballot_hash: bytes
+) -> bytes:
     """65 bytes r ‖ s ‖ v (v ∈ {27, 28}, low s), as ``ecrecover`` expects."""
     digest = binding_digest(chain_id, contract_address, ballot_hash)
     sig = PrivateKey(token.secret.to_bytes(32, "big")).sign_recoverable(digest, hasher=None)
@@ -170,7 +174,11 @@ def sign_binding(token: TokenKey, chain_id: int, contract_address: bytes, ballot
 
 
 def verify_binding(
-    token_address: bytes, chain_id: int, contract_address: bytes, ballot_hash: bytes, signature: bytes
+    token_address: bytes,
+    chain_id: int,
+    contract_address: bytes,
+    ballot_hash: bytes,
+    signature: bytes,
 ) -> None:
     """The token key's signature over the ballot: ``None`` or :class:`InvalidSignature`.
     Applies the contract's rules: 65 bytes, v ∈ {27, 28}, s in the lower half, r and s ≠ 0."""

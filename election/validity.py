@@ -64,13 +64,19 @@ class Selection:
 def check_cast_ballot(context: ElectionContext, cast: CastBallot) -> EncryptedBallot:
     """Every per-ballot rule; raises :class:`InvalidBallot` whose first word is the code."""
     try:
-        verify_token_signature(context.registrar_key, context.election_id, cast.token,
-                               cast.token_signature)
+        verify_token_signature(
+            context.registrar_key, context.election_id, cast.token, cast.token_signature
+        )
     except InvalidSignature as exc:
         raise InvalidBallot(f"{BAD_TOKEN_SIGNATURE}: {exc}") from exc
     try:
-        verify_binding(cast.token, context.chain_id, context.contract_address, cast.ballot_hash,
-                       cast.binding_signature)
+        verify_binding(
+            cast.token,
+            context.chain_id,
+            context.contract_address,
+            cast.ballot_hash,
+            cast.binding_signature,
+        )
     except InvalidSignature as exc:
         raise InvalidBallot(f"{BAD_BINDING_SIGNATURE}: {exc}") from exc
     try:
@@ -93,12 +99,24 @@ def select_ballots(context: ElectionContext, cast: Sequence[CastBallot]) -> Sele
     counted, excluded = [], []
     for c in ordered:
         if context.revote_allowed and latest[c.token] != c.seq:
-            excluded.append(Exclusion(c.seq, c.ballot_hash, SUPERSEDED,
-                                      "replaced by a later ballot with the same token"))
+            excluded.append(
+                Exclusion(
+                    c.seq,
+                    c.ballot_hash,
+                    SUPERSEDED,
+                    "replaced by a later ballot with the same token",
+                )
+            )
             continue
         if not context.revote_allowed and c.token in seen:
-            excluded.append(Exclusion(c.seq, c.ballot_hash, DUPLICATE_TOKEN,
-                                      "a second ballot with an already used token"))
+            excluded.append(
+                Exclusion(
+                    c.seq,
+                    c.ballot_hash,
+                    DUPLICATE_TOKEN,
+                    "a second ballot with an already used token",
+                )
+            )
             continue
         try:
             ballot = check_cast_ballot(context, c)

@@ -50,13 +50,17 @@ class Ledger:
     refused: list[str] = field(default_factory=list)
     spent: set[bytes] = field(default_factory=set)
 
-    def cast(self, token: bytes, token_sig: bytes, binding: bytes, ballot: bytes) -> CastBallot | None:
+    def cast(
+        self, token: bytes, token_sig: bytes, binding: bytes, ballot: bytes
+    ) -> CastBallot | None:
         ctx = self.context
         cast = CastBallot(len(self.ballots), token, token_sig, binding, ballot)
         try:
             tokens.verify_token_signature(ctx.registrar_key, ctx.election_id, token, token_sig)
-            tokens.verify_binding(token, ctx.chain_id, ctx.contract_address, cast.ballot_hash, binding)
-        except Exception as exc:  # noqa: BLE001 - the ledger refuses and says why
+            tokens.verify_binding(
+                token, ctx.chain_id, ctx.contract_address, cast.ballot_hash, binding
+            )
+        except Exception as exc:
             self.refused.append(f"InvalidTokenSignature/InvalidBinding: {exc}")
             return None
         if token in self.spent and not ctx.revote_allowed:
@@ -72,7 +76,9 @@ def _card_sign(card_key: rsa.RSAPrivateKey, digest: bytes) -> bytes:
     return card_key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
 
 
-def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | None = None) -> ElectionRecord:
+def run_demo(
+    voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | None = None
+) -> ElectionRecord:
     say = click.echo if echo else (lambda *_a, **_k: None)
     rng = random.Random(seed)
     t_start = time.perf_counter()
@@ -81,12 +87,23 @@ def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | 
 
     say("1. 鍵生成式 / key ceremony: 5 trustees, any 3 can decrypt")
     trustees, announcements, shares, complaints, ceremony = run_ceremony(manifest.election_id, 5, 3)
-    say(f"   qualified trustees {list(ceremony.qualified)}; joint key {ceremony.joint_public_key.hex()[:16]}…")
+    say(
+        f"   qualified trustees {list(ceremony.qualified)}; "
+        f"joint key {ceremony.joint_public_key.hex()[:16]}…"
+    )
 
     registrar = blind_rsa.generate_key(2048)
     contract = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")
-    ctx = ElectionContext(manifest, 5, 3, ceremony.joint_public_key, registrar.public_key,
-                          DEMO_CHAIN_ID, contract, revote_allowed=False)
+    ctx = ElectionContext(
+        manifest,
+        5,
+        3,
+        ceremony.joint_public_key,
+        registrar.public_key,
+        DEMO_CHAIN_ID,
+        contract,
+        revote_allowed=False,
+    )
     say(f"   base hash {ctx.base_hash.hex()[:16]}…")
     ledger = Ledger(ctx)
     expected = [[0] * len(c.options) for c in manifest.contests]
@@ -98,7 +115,9 @@ def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | 
         card_sig = _card_sign(card, tokens.token_request_digest(ctx.election_id))
         token, blinding = tokens.blind_token(ctx.registrar_key, ctx.election_id, card_sig)
         blind_sig = blind_rsa.blind_sign(registrar, blinding.blinded_msg)  # the registrar's part
-        token_sig = tokens.finalize_token(ctx.registrar_key, ctx.election_id, token, blind_sig, blinding)
+        token_sig = tokens.finalize_token(
+            ctx.registrar_key, ctx.election_id, token, blind_sig, blinding
+        )
         choices = {
             "mayor": [rng.choice(["sato", "suzuki", "takahashi", "tanaka", "ito"][: 3 + v % 3])],
             "projects": rng.sample([o.id for o in manifest.contests[1].options], rng.randint(0, 3)),
@@ -110,7 +129,10 @@ def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | 
             opened = open_challenged(ctx, spoiled, nonce)
             assert opened == plain
             challenged.append(ChallengedBallot(spoiled.to_bytes(), nonce))
-            say(f"   voter {v:2}: checked a ballot ({spoiled.tracking_code[:9]}…) — it matches; votes again")
+            say(
+                f"   voter {v:2}: checked a ballot ({spoiled.tracking_code[:9]}…) — "
+                "it matches; votes again"
+            )
         ballot = encrypt_ballot(ctx, plain, secrets.token_bytes(32))
         binding = tokens.sign_binding(token, ctx.chain_id, ctx.contract_address, ballot.ballot_hash)
         if v == 7:  # a broken kiosk: a proof is corrupted after signing the binding
@@ -119,7 +141,10 @@ def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | 
             bad = bytes(raw)
             binding = tokens.sign_binding(token, ctx.chain_id, ctx.contract_address, sha256(bad))
             ledger.cast(token.address, token_sig, binding, bad)
-            say(f"   voter {v:2}: ballot with a corrupted proof reaches the chain (the tally will exclude it)")
+            say(
+                f"   voter {v:2}: ballot with a corrupted proof reaches the chain "
+                "(the tally will exclude it)"
+            )
             continue
         ledger.cast(token.address, token_sig, binding, ballot.to_bytes())
         for ci, row in enumerate(plain.selections):
@@ -132,10 +157,15 @@ def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | 
             say(f"   voter {v:2}: tried to vote twice — refused: {ledger.refused[-1]}")
     # A token the registrar never signed: refused at the door.
     forged = tokens.derive_token(ctx.election_id, secrets.token_bytes(256))
-    fake_ballot = encrypt_ballot(ctx, PlaintextBallot.from_choices(manifest, {"mayor": ["ito"]}), secrets.token_bytes(32))
-    ledger.cast(forged.address, secrets.token_bytes(256),
-                tokens.sign_binding(forged, ctx.chain_id, ctx.contract_address, fake_ballot.ballot_hash),
-                fake_ballot.to_bytes())
+    fake_ballot = encrypt_ballot(
+        ctx, PlaintextBallot.from_choices(manifest, {"mayor": ["ito"]}), secrets.token_bytes(32)
+    )
+    ledger.cast(
+        forged.address,
+        secrets.token_bytes(256),
+        tokens.sign_binding(forged, ctx.chain_id, ctx.contract_address, fake_ballot.ballot_hash),
+        fake_ballot.to_bytes(),
+    )
     say(f"   forged token — refused: {ledger.refused[-1][:70]}…")
 
     say("3. 開票 / tally: trustee 3 is absent; trustees 1, 2, 4, 5 take part")
@@ -153,9 +183,23 @@ def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | 
         raise click.ClickException("the decrypted result differs from the voters' choices")
 
     record = ElectionRecord(
-        manifest, 5, 3, False, ctx.chain_id, ctx.contract_address, ctx.registrar_key,
-        tuple(announcements), tuple(shares), tuple(complaints), ceremony.joint_public_key,
-        tuple(ledger.ballots), tuple(challenged), selection.excluded, tally, dshares, result,
+        manifest,
+        5,
+        3,
+        False,
+        ctx.chain_id,
+        ctx.contract_address,
+        ctx.registrar_key,
+        tuple(announcements),
+        tuple(shares),
+        tuple(complaints),
+        ceremony.joint_public_key,
+        tuple(ledger.ballots),
+        tuple(challenged),
+        selection.excluded,
+        tally,
+        dshares,
+        result,
     )
     for contest, row in zip(manifest.contests, result, strict=True):
         say(f"   {contest.title_ja} / {contest.title_en}")
@@ -178,11 +222,15 @@ def run_demo(voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | 
 @click.command()
 @click.option("--voters", default=24, show_default=True, help="How many voters take part.")
 @click.option("--seed", default=2018, show_default=True, help="Seed for the voters' choices.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("var/demo/election-record.json"),
-              show_default=True, help="Where to write the election record.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("var/demo/election-record.json"),
+    show_default=True,
+    help="Where to write the election record.",
+)
 def demo(voters: int, seed: int, out: Path) -> None:
     """Run a whole demo election in process and verify its record."""
     if voters < 12:
         raise click.BadParameter("the demo needs at least 12 voters", param_hint="--voters")
     run_demo(voters, seed, echo=True, out=out)
-

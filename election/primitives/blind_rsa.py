@@ -272,7 +272,9 @@ def finalize(
     return sig
 
 
-def verify(public_key: RSAPublicKey, variant: Variant, prepared_msg: bytes, signature: bytes) -> None:
+def verify(
+    public_key: RSAPublicKey, variant: Variant, prepared_msg: bytes, signature: bytes
+) -> None:
     """RSASSA-PSS-VERIFY for the variant: ``None`` or :class:`InvalidSignature`."""
     if len(signature) != public_key.size:
         raise InvalidSignature(
@@ -307,11 +309,17 @@ def private_key_to_pem(key: RSAPrivateKey) -> bytes:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     numbers = rsa.RSAPrivateNumbers(
-        key.p, key.q, key.d, key.d % (key.p - 1), key.d % (key.q - 1),
-        pow(key.q, -1, key.p), rsa.RSAPublicNumbers(key.e, key.n),
+        key.p,
+        key.q,
+        key.d,
+        key.d % (key.p - 1),
+        key.d % (key.q - 1),
+        pow(key.q, -1, key.p),
+        rsa.RSAPublicNumbers(key.e, key.n),
     )
     return numbers.private_key().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
 
@@ -332,8 +340,10 @@ def public_key_to_pem(key: RSAPublicKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    return rsa.RSAPublicNumbers(key.e, key.n).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        rsa.RSAPublicNumbers(key.e, key.n)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 

@@ -59,7 +59,9 @@ class SchnorrProof:
 _SCHNORR = "ippyo/schnorr"
 
 
-def prove_schnorr(secret: int, public: Point, base_hash: bytes, context: str, seed: bytes) -> SchnorrProof:
+def prove_schnorr(
+    secret: int, public: Point, base_hash: bytes, context: str, seed: bytes
+) -> SchnorrProof:
     u = _nonce(seed, _SCHNORR, context)
     c = hash_to_scalar(_SCHNORR, base_hash, context, public, Point.base_times(u))
     return SchnorrProof(c, (u - c * secret) % N)
@@ -99,8 +101,14 @@ _CP = "ippyo/chaum-pedersen"
 
 
 def prove_equal_logs(
-    secret: int, g1: Point, y1: Point, g2: Point, y2: Point,
-    base_hash: bytes, context: str, seed: bytes,
+    secret: int,
+    g1: Point,
+    y1: Point,
+    g2: Point,
+    y2: Point,
+    base_hash: bytes,
+    context: str,
+    seed: bytes,
 ) -> ChaumPedersenProof:
     u = _nonce(seed, _CP, context)
     a = g1 * u
@@ -110,8 +118,13 @@ def prove_equal_logs(
 
 
 def verify_equal_logs(
-    proof: ChaumPedersenProof, g1: Point, y1: Point, g2: Point, y2: Point,
-    base_hash: bytes, context: str,
+    proof: ChaumPedersenProof,
+    g1: Point,
+    y1: Point,
+    g2: Point,
+    y2: Point,
+    base_hash: bytes,
+    context: str,
 ) -> None:
     v, c = proof.response, proof.challenge
     a = (Point.base_times(v) if g1 == G else g1 * v) + y1 * c
@@ -158,8 +171,15 @@ _RANGE = "ippyo/range-proof"
 
 
 def prove_range(
-    ciphertext: Ciphertext, value: int, nonce: int, public_key: Point, lo: int, hi: int,
-    base_hash: bytes, context: str, seed: bytes,
+    ciphertext: Ciphertext,
+    value: int,
+    nonce: int,
+    public_key: Point,
+    lo: int,
+    hi: int,
+    base_hash: bytes,
+    context: str,
+    seed: bytes,
 ) -> RangeProof:
     """Prove that ``ciphertext = encrypt(value, nonce, public_key)`` with lo ≤ value ≤ hi."""
     if not lo <= value <= hi:
@@ -192,8 +212,13 @@ def prove_range(
 
 
 def verify_range(
-    proof: RangeProof, ciphertext: Ciphertext, public_key: Point, lo: int, hi: int,
-    base_hash: bytes, context: str,
+    proof: RangeProof,
+    ciphertext: Ciphertext,
+    public_key: Point,
+    lo: int,
+    hi: int,
+    base_hash: bytes,
+    context: str,
 ) -> None:
     branches = hi - lo + 1
     if len(proof.challenges) != branches or len(proof.responses) != branches:

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from election import token
 from election.errors import EncodingError, InvalidSignature
-from election.primitives.group import N
 from election.primitives import blind_rsa
+from election.primitives.group import N
 
 ELECTION = bytes(range(32))
 
@@ -40,7 +40,7 @@ def test_issuance_round_trip_and_idempotence(registrar: blind_rsa.RSAPrivateKey)
     signature = token.finalize_token(pk, ELECTION, key, blind_sig, blinding)
     token.verify_token_signature(pk, ELECTION, key.address, signature)
     # A crashed kiosk asks again: same blinded message, same answer, same signature.
-    key2, blinding2 = token.blind_token(pk, ELECTION, card_sig)
+    _, blinding2 = token.blind_token(pk, ELECTION, card_sig)
     assert blinding2 == blinding
     assert blind_rsa.blind_sign(registrar, blinding2.blinded_msg) == blind_sig
     with pytest.raises(InvalidSignature):

@@ -1,0 +1,3 @@
+from ippyo.cli import main
+
+main()

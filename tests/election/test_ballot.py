@@ -1,0 +1,149 @@
+"""Ballots: encryption with proofs, canonical bytes, tracking codes, cast-or-check."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from election.ballot import (
+    EncryptedBallot,
+    PlaintextBallot,
+    encrypt_ballot,
+    open_challenged,
+    parse_tracking_code,
+    tracking_code,
+    verify_ballot,
+)
+from election.context import ElectionContext
+from election.errors import InvalidBallot
+from election.keyceremony import Trustee
+from election.primitives.elgamal import decrypt_to_point, encrypt
+from election.primitives.group import G, Point
+from election.primitives.proofs import prove_range
+
+
+@pytest.fixture(scope="module")
+def ctx(election: tuple[list[Trustee], ElectionContext]) -> ElectionContext:
+    return election[1]
+
+
+choices = st.tuples(
+    st.sampled_from(["m0", "m1", "m2"]),
+    st.lists(st.sampled_from(["c0", "c1", "c2", "c3"]), max_size=2, unique=True),
+)
+
+
+@settings(max_examples=8, deadline=None)
+@given(choice=choices, nonce=st.binary(min_size=32, max_size=32))
+def test_encrypt_verify_round_trip(
+    ctx: ElectionContext, choice: tuple[str, list[str]], nonce: bytes
+) -> None:
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": [choice[0]], "council": choice[1]})
+    ballot = encrypt_ballot(ctx, plain, nonce)
+    verify_ballot(ctx, ballot)
+    data = ballot.to_bytes()
+    assert len(data) == EncryptedBallot.size(ctx.manifest)
+    assert EncryptedBallot.from_bytes(data, ctx.manifest) == ballot
+    assert encrypt_ballot(ctx, plain, nonce) == ballot  # deterministic from the master nonce
+    assert open_challenged(ctx, ballot, nonce) == plain
+    assert plain.choices(ctx.manifest)["mayor"] == [choice[0]]
+    assert parse_tracking_code(ballot.tracking_code) == ballot.ballot_hash
+
+
+def test_every_region_of_the_bytes_is_checked(ctx: ElectionContext) -> None:
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m1"], "council": ["c0"]})
+    data = encrypt_ballot(ctx, plain, os.urandom(32)).to_bytes()
+    # Flip one bit in each 32-byte window; decoding or a proof must fail every time.
+    for pos in range(36, len(data), 16):
+        bad = bytearray(data)
+        bad[pos] ^= 0x01
+        with pytest.raises(InvalidBallot):
+            verify_ballot(ctx, EncryptedBallot.from_bytes(bytes(bad), ctx.manifest))
+
+
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda d: b"XYZ" + d[3:], "magic"),
+        (lambda d: d[:3] + b"\x09" + d[4:], "version"),
+        (lambda d: d[:-1], "bytes; this election"),
+        (lambda d: d[:4] + b"\0" * 32 + d[36:], "another election"),
+    ],
+)
+def test_malformed_ballots(ctx: ElectionContext, mutate: object, reason: str) -> None:
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m0"]})
+    data = encrypt_ballot(ctx, plain, os.urandom(32)).to_bytes()
+    with pytest.raises(InvalidBallot, match=reason):
+        EncryptedBallot.from_bytes(mutate(data), ctx.manifest)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "choices, reason",
+    [
+        ({"mayor": []}, "0 chosen"),
+        ({"mayor": ["m0", "m1"]}, "2 chosen"),
+        ({"mayor": ["m9"]}, "unknown option"),
+        ({"mayor": ["m0"], "x": []}, "unknown contest"),
+        ({"mayor": ["m0"], "council": ["c0", "c0"]}, "twice"),
+        ({"mayor": ["m0"], "council": ["c0", "c1", "c2"]}, "3 chosen"),
+    ],
+)
+def test_plaintext_rules(ctx: ElectionContext, choices: dict[str, list[str]], reason: str) -> None:
+    with pytest.raises(InvalidBallot, match=reason):
+        PlaintextBallot.from_choices(ctx.manifest, choices)
+
+
+def test_overvote_cannot_be_proven(ctx: ElectionContext) -> None:
+    """A kiosk that encrypts two mayors cannot make a valid contest range proof."""
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m0"]})
+    honest = encrypt_ballot(ctx, plain, os.urandom(32))
+    K = ctx.joint_public_key
+    forged_ct = encrypt(1, 99, K)
+    forged_proof = prove_range(
+        forged_ct, 1, 99, K, 0, 1, ctx.base_hash, "contest/0/option/1", b"s" * 32
+    )
+    contest = honest.contests[0]
+    selections = list(contest.selections)
+    selections[1] = type(selections[1])(forged_ct, forged_proof)
+    forged = EncryptedBallot(
+        honest.election_id,
+        (type(contest)(tuple(selections), contest.range_proof), *honest.contests[1:]),
+    )
+    with pytest.raises(InvalidBallot, match="range proof \\[1, 1\\]"):
+        verify_ballot(ctx, forged)
+
+
+def test_challenge_detects_a_cheating_kiosk(
+    ctx: ElectionContext, election: tuple[list[Trustee], ElectionContext]
+) -> None:
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m0"]})
+    nonce = os.urandom(32)
+    ballot = encrypt_ballot(ctx, plain, nonce)
+    with pytest.raises(InvalidBallot, match="revealed nonce"):
+        open_challenged(ctx, ballot, os.urandom(32))
+    # The kiosk showed m0 but encrypted m1: opening reveals m1, which the voter sees differs.
+    other = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m1"]})
+    assert open_challenged(ctx, encrypt_ballot(ctx, other, nonce), nonce) != plain
+
+
+def test_tracking_code_format() -> None:
+    code = tracking_code(bytes(range(32)))
+    assert all(len(g) == 4 for g in code.split("-")[:-1])
+    assert parse_tracking_code(code.lower().replace("-", " ")) == bytes(range(32))
+
+
+def test_ballot_decrypts_with_joint_secret(election: tuple[list[Trustee], ElectionContext]) -> None:
+    trustees, ctx = election
+    # Only in a test do we form the joint secret (from the polynomials' constant terms).
+    secret = sum(t._coefficients[0] for t in trustees)
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m2"], "council": ["c3"]})
+    ballot = encrypt_ballot(ctx, plain, os.urandom(32))
+    decrypted = [
+        [1 if decrypt_to_point(s.ciphertext, secret) == G else 0 for s in c.selections]
+        for c in ballot.contests
+    ]
+    assert decrypted == [list(r) for r in plain.selections]
+    assert Point.base_times(secret) == ctx.joint_public_key
