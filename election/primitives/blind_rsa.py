@@ -285,7 +285,7 @@ def verify(
         raise InvalidSignature("signature is not below the modulus")
     em_bits = public_key.bits - 1
     em_len = (em_bits + 7) // 8
-    m = pow(s, public_key.e, public_key.n)
+    m = int(_powmod(s, public_key.e, public_key.n))
     if m >= 1 << (8 * em_len):
         raise InvalidSignature("signature representative is too large")
     _emsa_pss_verify(variant, prepared_msg, m.to_bytes(em_len, "big"), em_bits)
