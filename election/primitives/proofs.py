@@ -15,6 +15,7 @@ Notation follows ``docs/protocol.md``: ``G`` the generator, ``K`` the election p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
 from election.errors import EncodingError, InvalidProof
 from election.primitives.elgamal import Ciphertext
@@ -38,22 +39,29 @@ def _nonce(seed: bytes, *labels: str | int) -> int:
 
 # --- Schnorr: knowledge of x with X = x·G --------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class SchnorrProof:
-    """Proof of knowledge of ``x`` with ``X = x·G``."""
+class _ChallengeResponse:
+    """A compact sigma-protocol proof: a challenge and a response, 64 bytes on the wire."""
 
     challenge: int
-    """c = H(base, context, X, h) where h = v·G + c·X is the prover's commitment."""
     response: int
-    """v = u − c·x mod N."""
 
     def to_bytes(self) -> bytes:
         return scalar_to_bytes(self.challenge) + scalar_to_bytes(self.response)
 
-    @staticmethod
-    def from_bytes(data: bytes) -> SchnorrProof:
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
         if len(data) != 2 * SCALAR_SIZE:
-            raise EncodingError("a Schnorr proof is 64 bytes")
-        return SchnorrProof(scalar_from_bytes(data[:32]), scalar_from_bytes(data[32:]))
+            raise EncodingError(f"a {cls.__name__} is 64 bytes, got {len(data)}")
+        return cls(scalar_from_bytes(data[:32]), scalar_from_bytes(data[32:]))
+
+
+@dataclass(frozen=True, slots=True)
+class SchnorrProof(_ChallengeResponse):
+    """Proof of knowledge of ``x`` with ``X = x·G``.
+
+    ``challenge`` c = H(base, context, X, h) where h = v·G + c·X is the prover's commitment;
+    ``response`` v = u − c·x mod N.
+    """
 
 
 _SCHNORR = "ippyo/schnorr"
@@ -75,26 +83,13 @@ def verify_schnorr(proof: SchnorrProof, public: Point, base_hash: bytes, context
 
 # --- Chaum–Pedersen: log_{g1} y1 = log_{g2} y2 ------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class ChaumPedersenProof:
+class ChaumPedersenProof(_ChallengeResponse):
     """Proof that ``y1 = x·g1`` and ``y2 = x·g2`` for one ``x`` (equality of discrete logs).
 
     Used for decryption shares (g1 = G, y1 = X_j, g2 = A, y2 = D_j) and for key-ceremony
-    complaints (revealing an ECDH secret).
+    complaints (revealing an ECDH secret). ``challenge`` c = H(base, context, g1, y1, g2, y2,
+    a, b) with a = v·g1 + c·y1 and b = v·g2 + c·y2; ``response`` v = u − c·x mod N.
     """
-
-    challenge: int
-    """c = H(base, context, g1, y1, g2, y2, a, b) with a = v·g1 + c·y1, b = v·g2 + c·y2."""
-    response: int
-    """v = u − c·x mod N."""
-
-    def to_bytes(self) -> bytes:
-        return scalar_to_bytes(self.challenge) + scalar_to_bytes(self.response)
-
-    @staticmethod
-    def from_bytes(data: bytes) -> ChaumPedersenProof:
-        if len(data) != 2 * SCALAR_SIZE:
-            raise EncodingError("a Chaum–Pedersen proof is 64 bytes")
-        return ChaumPedersenProof(scalar_from_bytes(data[:32]), scalar_from_bytes(data[32:]))
 
 
 _CP = "ippyo/chaum-pedersen"
