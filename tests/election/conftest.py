@@ -47,11 +47,6 @@ def manifest() -> Manifest:
 
 
 @pytest.fixture(scope="session")
-def registrar_key() -> blind_rsa.RSAPrivateKey:
-    return blind_rsa.generate_key(2048)
-
-
-@pytest.fixture(scope="session")
 def election(
     manifest: Manifest, registrar_key: blind_rsa.RSAPrivateKey
 ) -> tuple[list[Trustee], ElectionContext]:

@@ -1,0 +1,242 @@
+"""Connections to a chain: the embedded eth-tester, or several RPC endpoints with failover.
+
+The kiosk, the tally server and the verifier talk to "the chain", never to one node: a
+:class:`Chain` holds every endpoint it was given, checks their health, sends each request to
+the first healthy one and moves on when a node stops answering. When no node produces blocks
+any more it says so (:class:`ChainStalled`) instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.providers.rpc import HTTPProvider
+
+T = TypeVar("T")
+
+
+class ChainError(Exception):
+    """Base class of the chain layer's errors."""
+
+
+class ChainUnavailable(ChainError):
+    """No endpoint answers. ``errors`` maps each endpoint to what went wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        detail = "; ".join(f"{url}: {err}" for url, err in errors.items())
+        super().__init__(f"no chain node answers ({detail})")
+        self.errors = errors
+
+
+class ChainStalled(ChainError):
+    """Nodes answer but no new block has been sealed for too long (too few signers live?)."""
+
+
+_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, OSError)
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    url: str
+    ok: bool
+    block: int | None
+    peers: int | None
+    error: str | None
+
+
+class Chain:
+    """One logical chain behind one or more endpoints."""
+
+    def __init__(self, endpoints: Sequence[tuple[str, Web3]], *, embedded: bool = False) -> None:
+        if not endpoints:
+            raise ValueError("a chain needs at least one endpoint")
+        self._endpoints = list(endpoints)
+        self._current = 0
+        self._lock = threading.Lock()
+        self.embedded = embedded
+        self.chain_id = self.call(lambda w3: int(w3.eth.chain_id))
+
+    # --- construction ---------------------------------------------------------------------------
+    @classmethod
+    def connect(cls, urls: Sequence[str], *, timeout: float = 5.0) -> Chain:
+        """Endpoints by URL (http://127.0.0.1:8545 ...), Clique-aware."""
+        endpoints = []
+        for url in urls:
+            w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+            endpoints.append((url, w3))
+        return cls(endpoints)
+
+    @classmethod
+    def embedded_tester(cls) -> Chain:
+        """The embedded default: an in-process chain (eth-tester, py-evm), auto-mining."""
+        w3 = Web3(EthereumTesterProvider())
+        return cls([("eth-tester", w3)], embedded=True)
+
+    # --- requests with failover ----------------------------------------------------------------
+    @property
+    def urls(self) -> list[str]:
+        return [url for url, _ in self._endpoints]
+
+    @property
+    def current_url(self) -> str:
+        return self._endpoints[self._current][0]
+
+    def call(self, fn: Callable[[Web3], T]) -> T:
+        """Run ``fn`` against the current endpoint, failing over to the others in turn."""
+        errors: dict[str, str] = {}
+        with self._lock:
+            start = self._current
+        n = len(self._endpoints)
+        for step in range(n):
+            index = (start + step) % n
+            url, w3 = self._endpoints[index]
+            try:
+                result = fn(w3)
+            except _CONNECTION_ERRORS as exc:
+                errors[url] = type(exc).__name__
+                continue
+            if index != start:
+                with self._lock:
+                    self._current = index
+            return result
+        raise ChainUnavailable(errors)
+
+    def each(self, fn: Callable[[Web3], T]) -> dict[str, T | ChainError]:
+        """Run ``fn`` on every endpoint (to compare what each node says)."""
+        out: dict[str, T | ChainError] = {}
+        for url, w3 in self._endpoints:
+            try:
+                out[url] = fn(w3)
+            except _CONNECTION_ERRORS as exc:
+                out[url] = ChainUnavailable({url: type(exc).__name__})
+        return out
+
+    def health(self) -> list[EndpointHealth]:
+        rows = []
+        for url, w3 in self._endpoints:
+            try:
+                block = int(w3.eth.block_number)
+                peers = None if self.embedded else int(w3.net.peer_count)
+                rows.append(EndpointHealth(url, True, block, peers, None))
+            except _CONNECTION_ERRORS as exc:
+                rows.append(EndpointHealth(url, False, None, None, type(exc).__name__))
+        return rows
+
+    # --- transactions -----------------------------------------------------------------------------
+    def send_raw(self, raw: bytes) -> bytes:
+        """Broadcast a signed transaction; a node that already has it is fine."""
+
+        def send(w3: Web3) -> bytes:
+            try:
+                return bytes(w3.eth.send_raw_transaction(raw))
+            except ValueError as exc:  # geth: "already known" when re-broadcast after failover
+                if "already known" in str(exc) or "nonce too low" in str(exc):
+                    return bytes(Web3.keccak(raw))
+                raise
+
+        return self.call(send)
+
+    def wait_for_receipt(
+        self,
+        tx_hash: bytes,
+        *,
+        timeout: float = 60.0,
+        stall_after: float = 12.0,
+        rebroadcast: bytes | None = None,
+    ) -> Any:
+        """Wait for a receipt, failing over between nodes; :class:`ChainStalled` if no block
+        is sealed for ``stall_after`` seconds, :class:`ChainError` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        last_block, last_progress = -1, time.monotonic()
+        url_seen = self.current_url
+        while True:
+            receipt = self.call(lambda w3: _receipt_or_none(w3, tx_hash))
+            if receipt is not None:
+                return receipt
+            if rebroadcast is not None and self.current_url != url_seen:
+                # We failed over: the new node may never have seen the transaction.
+                url_seen = self.current_url
+                self.send_raw(rebroadcast)
+            block = self.call(lambda w3: int(w3.eth.block_number))
+            now = time.monotonic()
+            if block != last_block:
+                last_block, last_progress = block, now
+            elif now - last_progress > stall_after:
+                raise ChainStalled(
+                    f"ブロックが{stall_after:.0f}秒間生成されていません / no block sealed for "
+                    f"{stall_after:.0f} s at height {block}: fewer than half of the signer nodes "
+                    "may be running"
+                )
+            if now > deadline:
+                raise ChainError(f"transaction 0x{tx_hash.hex()} not mined within {timeout:.0f} s")
+            time.sleep(0.05 if self.embedded else 0.2)
+
+    def fund(self, addresses: Sequence[str], wei: int) -> None:
+        """Embedded chain only: give accounts ether from the tester's unlocked account."""
+        if not self.embedded:
+            raise ChainError("only the embedded chain has an unlocked faucet account")
+
+        def go(w3: Web3) -> None:
+            faucet = w3.eth.accounts[0]
+            for address in addresses:
+                tx = w3.eth.send_transaction({"from": faucet, "to": address, "value": wei})
+                w3.eth.wait_for_transaction_receipt(tx)
+
+        self.call(go)
+
+
+def _receipt_or_none(w3: Web3, tx_hash: bytes) -> Any:
+    try:
+        return w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    except Exception as exc:
+        if type(exc).__name__ == "TransactionNotFound":
+            return None
+        raise
+
+
+class Sender:
+    """Signs transactions locally for one account and tracks its nonce (thread-safe), so the
+    signed bytes can be kept (the kiosk's outbox) and re-broadcast to any node."""
+
+    def __init__(self, chain: Chain, account: LocalAccount) -> None:
+        self.chain = chain
+        self.account = account
+        self._lock = threading.Lock()
+        self._nonce: int | None = None
+
+    @classmethod
+    def from_key(cls, chain: Chain, key: bytes | str) -> Sender:
+        return cls(chain, Account.from_key(key))
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def sign(self, tx: dict[str, Any]) -> tuple[bytes, bytes]:
+        """Fill nonce, chain id and fees; return (raw signed transaction, its hash)."""
+        with self._lock:
+            if self._nonce is None:
+                self._nonce = self.chain.call(
+                    lambda w3: int(w3.eth.get_transaction_count(self.account.address, "pending"))
+                )
+            nonce = self._nonce
+            self._nonce += 1
+        gas_price = self.chain.call(lambda w3: int(w3.eth.gas_price))
+        full = {**tx, "nonce": nonce, "chainId": self.chain.chain_id, "gasPrice": gas_price}
+        full.setdefault("value", 0)
+        signed = self.account.sign_transaction(full)
+        return bytes(signed.raw_transaction), bytes(signed.hash)
+
+    def reset_nonce(self) -> None:
+        with self._lock:
+            self._nonce = None

@@ -1,0 +1,245 @@
+"""The BallotBox conformance suite: one class of tests, run on every chain backend.
+
+``tests/contracts/test_eth_tester.py`` runs it on the embedded chain, and
+``tests/devnet/test_devnet.py`` on three real geth nodes. A backend provides the ``chain``
+fixture and ``senders`` (funded accounts: admin, kiosk, others).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from contracts.chain import Chain, Sender
+from contracts.client import BallotBox, ContractRevert, Phase, predict_address
+from election import token as tk
+from election.primitives import blind_rsa
+
+
+@dataclass
+class Voter:
+    token: tk.TokenKey
+    signature: bytes
+
+
+class Kit:
+    """Registrar key, election id and helpers to make real tokens and bindings."""
+
+    def __init__(self, registrar: blind_rsa.RSAPrivateKey) -> None:
+        self.registrar = registrar
+        self.election_id = os.urandom(32)
+
+    def voter(self) -> Voter:
+        pk = self.registrar.public_key
+        token, blinding = tk.blind_token(pk, self.election_id, os.urandom(256))
+        blind_sig = blind_rsa.blind_sign(self.registrar, blinding.blinded_msg)
+        return Voter(token, tk.finalize_token(pk, self.election_id, token, blind_sig, blinding))
+
+    def bind(self, box: BallotBox, voter: Voter, ballot: bytes) -> bytes:
+        return tk.sign_binding(
+            voter.token,
+            box.chain.chain_id,
+            bytes.fromhex(box.address[2:]),
+            hashlib.sha256(ballot).digest(),
+        )
+
+    def deploy(self, admin: Sender, kiosks: list[Sender], *, revote: bool = False) -> BallotBox:
+        pk = self.registrar.public_key
+        return BallotBox.deploy(
+            admin,
+            election_id=self.election_id,
+            base_hash=os.urandom(32),
+            registrar_modulus=pk.modulus_bytes(),
+            registrar_exponent=pk.exponent_bytes(),
+            revote_allowed=revote,
+            kiosks=[k.address for k in kiosks],
+        )
+
+
+def ballot_bytes(size: int = 1070) -> bytes:
+    return os.urandom(size)
+
+
+class BallotBoxSuite:
+    @pytest.fixture
+    def kit(self, registrar_key: blind_rsa.RSAPrivateKey) -> Kit:
+        return Kit(registrar_key)
+
+    @pytest.fixture
+    def box(self, kit: Kit, senders: list[Sender]) -> BallotBox:
+        box = kit.deploy(senders[0], [senders[1]])
+        box.open(senders[0])
+        return box
+
+    def test_deployment_pins_the_election(
+        self, kit: Kit, senders: list[Sender], chain: Chain
+    ) -> None:
+        admin, kiosk = senders[0], senders[1]
+        nonce = chain.call(lambda w3: w3.eth.get_transaction_count(admin.address, "pending"))
+        expected = predict_address(admin.address, nonce)
+        box = kit.deploy(admin, [kiosk])
+        assert bytes.fromhex(box.address[2:]) == expected
+        assert box.election_id() == kit.election_id
+        assert box.registrar_key() == (
+            kit.registrar.public_key.modulus_bytes(),
+            kit.registrar.public_key.exponent_bytes(),
+        )
+        assert box.kiosks() == [kiosk.address]
+        assert box.revote_allowed() is False
+        assert box.phase() is Phase.SETUP
+
+    def test_cast_and_read_back(self, kit: Kit, box: BallotBox, senders: list[Sender]) -> None:
+        voters = [kit.voter() for _ in range(3)]
+        ballots = [ballot_bytes() for _ in voters]
+        receipts = [
+            box.cast_ballot(senders[1], v.token.address, v.signature, b, kit.bind(box, v, b))
+            for v, b in zip(voters, ballots, strict=True)
+        ]
+        assert [r.seq for r in receipts] == [0, 1, 2]
+        read = box.cast_ballots()
+        assert [c.ballot for c in read] == ballots
+        assert [c.token for c in read] == [v.token.address for v in voters]
+        assert read[0].token_signature == voters[0].signature
+        assert box.ballot_of(voters[1].token.address) == hashlib.sha256(ballots[1]).digest()
+        assert box.ballot_count() == 3
+
+    def test_phases_move_only_forward_and_only_by_admin(
+        self, kit: Kit, senders: list[Sender]
+    ) -> None:
+        admin, kiosk = senders[0], senders[1]
+        box = kit.deploy(admin, [kiosk])
+        with pytest.raises(ContractRevert, match="NotAdmin"):
+            box.open(kiosk)
+        with pytest.raises(ContractRevert, match="WrongPhase") as info:
+            box.close(admin)
+        assert info.value.args_decoded == ("setup", "open")
+        voter = kit.voter()
+        ballot = ballot_bytes()
+        with pytest.raises(ContractRevert, match="WrongPhase"):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, ballot, kit.bind(box, voter, ballot)
+            )
+        box.open(admin)
+        with pytest.raises(ContractRevert, match="WrongPhase"):
+            box.publish_result(admin, b"result", bytes(32))
+        box.close(admin)
+        with pytest.raises(ContractRevert, match="WrongPhase"):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, ballot, kit.bind(box, voter, ballot)
+            )
+        with pytest.raises(ContractRevert, match="NotAdmin"):
+            box.publish_result(kiosk, b"result", bytes(32))
+        box.publish_result(admin, b'{"mayor":{"sato":3}}', b"\x07" * 32)
+        assert box.phase() is Phase.TALLIED
+        with pytest.raises(ContractRevert, match="WrongPhase"):
+            box.open(admin)
+
+    def test_every_cast_refusal(self, kit: Kit, box: BallotBox, senders: list[Sender]) -> None:
+        kiosk = senders[1]
+        voter, other = kit.voter(), kit.voter()
+        ballot = ballot_bytes()
+        with pytest.raises(ContractRevert, match="EmptyBallot"):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, b"", kit.bind(box, voter, b"")
+            )
+        with pytest.raises(ContractRevert, match="InvalidBindingSignature"):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, ballot, kit.bind(box, other, ballot)
+            )
+        with pytest.raises(ContractRevert, match="InvalidRegistrarSignature"):
+            box.cast_ballot(
+                kiosk, voter.token.address, other.signature, ballot, kit.bind(box, voter, ballot)
+            )
+        stranger = Kit(blind_rsa.generate_key(2048)).voter()  # a token from another registrar
+        with pytest.raises(ContractRevert, match="InvalidRegistrarSignature"):
+            box.cast_ballot(
+                kiosk,
+                stranger.token.address,
+                stranger.signature,
+                ballot,
+                kit.bind(box, stranger, ballot),
+            )
+        box.cast_ballot(
+            kiosk, voter.token.address, voter.signature, ballot, kit.bind(box, voter, ballot)
+        )
+        again = ballot_bytes()
+        with pytest.raises(ContractRevert, match="TokenAlreadyUsed"):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, again, kit.bind(box, voter, again)
+            )
+        assert box.ballot_count() == 1
+
+    def test_front_running_cannot_swap_the_ballot(
+        self, kit: Kit, box: BallotBox, senders: list[Sender]
+    ) -> None:
+        """Whoever sees a pending cast (token, signatures, ballot) cannot reuse the token for
+        another ballot, nor the binding on another chain or contract."""
+        voter = kit.voter()
+        ballot, evil = ballot_bytes(), ballot_bytes()
+        binding = kit.bind(box, voter, ballot)
+        with pytest.raises(ContractRevert, match="InvalidBindingSignature"):
+            box.cast_ballot(senders[2], voter.token.address, voter.signature, evil, binding)
+        other_box = kit.deploy(senders[0], [senders[1]])
+        other_box.open(senders[0])
+        with pytest.raises(ContractRevert, match="InvalidBindingSignature"):
+            other_box.cast_ballot(senders[2], voter.token.address, voter.signature, ballot, binding)
+        box.cast_ballot(senders[2], voter.token.address, voter.signature, ballot, binding)
+
+    def test_revote_policy_supersedes_and_refuses_replay(
+        self, kit: Kit, senders: list[Sender]
+    ) -> None:
+        admin, kiosk = senders[0], senders[1]
+        box = kit.deploy(admin, [kiosk], revote=True)
+        box.open(admin)
+        voter = kit.voter()
+        first, second = ballot_bytes(), ballot_bytes()
+        box.cast_ballot(
+            kiosk, voter.token.address, voter.signature, first, kit.bind(box, voter, first)
+        )
+        box.cast_ballot(
+            kiosk, voter.token.address, voter.signature, second, kit.bind(box, voter, second)
+        )
+        assert box.ballot_of(voter.token.address) == hashlib.sha256(second).digest()
+        assert box.superseded() == [
+            (voter.token.address, hashlib.sha256(first).digest(), hashlib.sha256(second).digest())
+        ]
+        # Replaying the voter's first ballot must not bring it back.
+        with pytest.raises(ContractRevert, match="BallotAlreadyCast"):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, first, kit.bind(box, voter, first)
+            )
+        assert [c.seq for c in box.cast_ballots()] == [0, 1]
+
+    def test_challenge_only_from_kiosks(self, box: BallotBox, senders: list[Sender]) -> None:
+        ballot, nonce = ballot_bytes(), os.urandom(32)
+        with pytest.raises(ContractRevert, match="NotKiosk"):
+            box.challenge_ballot(senders[2], ballot, nonce)
+        with pytest.raises(ContractRevert, match="EmptyBallot"):
+            box.challenge_ballot(senders[1], b"", nonce)
+        box.challenge_ballot(senders[1], ballot, nonce)
+        [challenged] = box.challenged_ballots()
+        assert (challenged.ballot, challenged.master_nonce) == (ballot, nonce)
+        assert challenged.kiosk == senders[1].address
+        assert box.ballot_count() == 0  # a checked ballot never counts
+
+    def test_bad_configuration_is_refused(self, kit: Kit, senders: list[Sender]) -> None:
+        pk = kit.registrar.public_key
+        for modulus, exponent, reason in (
+            (pk.modulus_bytes()[:128], pk.exponent_bytes(), "2048 to 4096 bits"),
+            (b"\x00" + pk.modulus_bytes()[1:], pk.exponent_bytes(), "leading zero"),
+            (pk.modulus_bytes(), b"", "exponent"),
+        ):
+            with pytest.raises(ContractRevert, match="InvalidConfiguration") as info:
+                BallotBox.deploy(
+                    senders[0],
+                    election_id=kit.election_id,
+                    base_hash=b"\x01" * 32,
+                    registrar_modulus=modulus,
+                    registrar_exponent=exponent,
+                    revote_allowed=False,
+                    kiosks=[],
+                )
+            assert reason in str(info.value.args_decoded)

@@ -1,0 +1,159 @@
+"""RFC 9474 RSA blind signatures: the RFC's published vectors and behaviour tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from election.errors import EncodingError, InvalidSignature
+from election.primitives import blind_rsa
+from election.primitives.blind_rsa import RSAPrivateKey, RSAPublicKey, Variant
+
+VECTORS = json.loads((Path(__file__).parent / "vectors" / "rfc9474.json").read_text())["variants"]
+BY_NAME = {v.rfc_name: v for v in Variant}
+
+
+def _int(h: str) -> int:
+    return int(h, 16)
+
+
+def _bytes(h: str) -> bytes:
+    return bytes.fromhex(h)
+
+
+def test_all_four_rfc_variants_are_present() -> None:
+    assert sorted(v["name"] for v in VECTORS) == sorted(
+        v.rfc_name for v in Variant if v is not Variant.IPPYO
+    )
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_rfc9474_vector(vector: dict[str, str]) -> None:
+    variant = BY_NAME[vector["name"]]
+    n, e, d = _int(vector["n"]), _int(vector["e"]), _int(vector["d"])
+    key = RSAPrivateKey(n, e, d, _int(vector["p"]), _int(vector["q"]))
+    pk = key.public_key
+    msg, prefix = _bytes(vector["msg"]), _bytes(vector["msg_prefix"])
+    prepared = blind_rsa.prepare(variant, msg, prefix or None)
+    assert prepared == _bytes(vector["prepared_msg"])
+    salt = _bytes(vector["salt"])
+    encoded = blind_rsa.emsa_pss_encode(variant, prepared, pk.bits - 1, salt)
+    assert encoded.rjust(pk.size, b"\0") == _bytes(vector["encoded_msg"]).rjust(pk.size, b"\0")
+    # The RFC's r is the inverse of its published inv.
+    r = pow(_int(vector["inv"]), -1, n)
+    blinded = blind_rsa.blind(pk, variant, prepared, salt=salt, r=r)
+    assert blinded.blinded_msg == _bytes(vector["blinded_msg"])
+    assert blinded.inv == _bytes(vector["inv"])
+    blind_sig = blind_rsa.blind_sign(key, blinded.blinded_msg)
+    assert blind_sig == _bytes(vector["blind_sig"])
+    sig = blind_rsa.finalize(pk, variant, prepared, blind_sig, blinded.inv)
+    assert sig == _bytes(vector["sig"])
+    blind_rsa.verify(pk, variant, prepared, sig)
+    with pytest.raises(InvalidSignature):
+        blind_rsa.verify(pk, variant, prepared + b"x", sig)
+
+
+@pytest.fixture(scope="module")
+def key() -> RSAPrivateKey:
+    return blind_rsa.generate_key(2048)
+
+
+@pytest.mark.parametrize("variant", list(Variant), ids=[v.rfc_name for v in Variant])
+def test_round_trip_every_variant(key: RSAPrivateKey, variant: Variant) -> None:
+    pk = key.public_key
+    prepared = blind_rsa.prepare(variant, b"ippyo ballot token")
+    result = blind_rsa.blind(pk, variant, prepared)
+    sig = blind_rsa.finalize(
+        pk, variant, prepared, blind_rsa.blind_sign(key, result.blinded_msg), result.inv
+    )
+    blind_rsa.verify(pk, variant, prepared, sig)
+    if variant.randomized:
+        assert prepared[32:] == b"ippyo ballot token"
+
+
+def test_deployed_variant_is_deterministic(key: RSAPrivateKey) -> None:
+    pk, v = key.public_key, Variant.IPPYO
+    a = blind_rsa.blind(pk, v, b"m" * 52)
+    b = blind_rsa.blind(pk, v, b"m" * 52)
+    sig_a = blind_rsa.finalize(pk, v, b"m" * 52, blind_rsa.blind_sign(key, a.blinded_msg), a.inv)
+    sig_b = blind_rsa.finalize(pk, v, b"m" * 52, blind_rsa.blind_sign(key, b.blinded_msg), b.inv)
+    assert a.blinded_msg != b.blinded_msg  # fresh blinding each time: unlinkable
+    assert sig_a == sig_b  # but exactly one signature per message
+
+
+@settings(max_examples=20, deadline=None)
+@given(bad=st.one_of(st.just(0), st.just(1), st.integers(2, 2**64)))
+def test_verify_refuses_junk(key: RSAPrivateKey, bad: int) -> None:
+    pk = key.public_key
+    for sig in (bad.to_bytes(pk.size, "big"), (pk.n - 1).to_bytes(pk.size, "big")):
+        with pytest.raises(InvalidSignature):
+            blind_rsa.verify(pk, Variant.IPPYO, b"m", sig)
+
+
+def test_verify_refuses_wrong_length_and_out_of_range(key: RSAPrivateKey) -> None:
+    pk = key.public_key
+    with pytest.raises(InvalidSignature, match="bytes"):
+        blind_rsa.verify(pk, Variant.IPPYO, b"m", b"\x01" * (pk.size - 1))
+    with pytest.raises(InvalidSignature, match="below the modulus"):
+        blind_rsa.verify(pk, Variant.IPPYO, b"m", pk.n.to_bytes(pk.size, "big"))
+
+
+def test_signature_by_other_key_fails(key: RSAPrivateKey) -> None:
+    other = blind_rsa.generate_key(2048)
+    r = blind_rsa.blind(other.public_key, Variant.IPPYO, b"m")
+    sig = blind_rsa.finalize(
+        other.public_key, Variant.IPPYO, b"m", blind_rsa.blind_sign(other, r.blinded_msg), r.inv
+    )
+    with pytest.raises(InvalidSignature):
+        blind_rsa.verify(key.public_key, Variant.IPPYO, b"m", sig)
+
+
+def test_signer_refuses_bad_input_and_finalize_catches_cheating(key: RSAPrivateKey) -> None:
+    pk = key.public_key
+    with pytest.raises(EncodingError):
+        blind_rsa.blind_sign(key, b"\x00" * (pk.size - 1))
+    with pytest.raises(EncodingError, match="below the modulus"):
+        blind_rsa.blind_sign(key, b"\xff" * pk.size)
+    r = blind_rsa.blind(pk, Variant.IPPYO, b"m")
+    wrong = blind_rsa.blind_sign(
+        key, (int.from_bytes(r.blinded_msg, "big") ^ 2).to_bytes(pk.size, "big")
+    )
+    with pytest.raises(InvalidSignature):
+        blind_rsa.finalize(pk, Variant.IPPYO, b"m", wrong, r.inv)
+    with pytest.raises(InvalidSignature, match="does not verify"):
+        blind_rsa.check_blind_signature(pk, r.blinded_msg, wrong)
+
+
+def test_pem_round_trip(key: RSAPrivateKey) -> None:
+    assert blind_rsa.private_key_from_pem(blind_rsa.private_key_to_pem(key)) == key
+    assert (
+        blind_rsa.public_key_from_pem(blind_rsa.public_key_to_pem(key.public_key)) == key.public_key
+    )
+    with pytest.raises(EncodingError):
+        RSAPublicKey(2**1024 + 1, 4)
+
+
+@pytest.mark.parametrize("variant", list(Variant), ids=[v.rfc_name for v in Variant])
+def test_openssl_verifies_our_signatures(key: RSAPrivateKey, variant: Variant) -> None:
+    """An independent verifier (OpenSSL's RSASSA-PSS, through `cryptography`) accepts the
+    finalized signatures: the blind protocol yields ordinary PSS signatures."""
+    from cryptography.exceptions import InvalidSignature as OpenSSLInvalid
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    algorithm = hashes.SHA256() if variant.hash_name == "sha256" else hashes.SHA384()
+    public = rsa.RSAPublicNumbers(key.e, key.n).public_key()
+    pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=variant.salt_length)
+    for i in range(3):
+        prepared = blind_rsa.prepare(variant, f"message {i}".encode())
+        r = blind_rsa.blind(key.public_key, variant, prepared)
+        sig = blind_rsa.finalize(
+            key.public_key, variant, prepared, blind_rsa.blind_sign(key, r.blinded_msg), r.inv
+        )
+        public.verify(sig, prepared, pss, algorithm)
+        with pytest.raises(OpenSSLInvalid):
+            public.verify(sig, prepared + b"!", pss, algorithm)
