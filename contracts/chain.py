@@ -213,6 +213,7 @@ class Sender:
         self.account = account
         self._lock = threading.Lock()
         self._nonce: int | None = None
+        self._price: tuple[int, float] | None = None
 
     @classmethod
     def from_key(cls, chain: Chain, key: bytes | str) -> Sender:
@@ -231,11 +232,19 @@ class Sender:
                 )
             nonce = self._nonce
             self._nonce += 1
-        gas_price = self.chain.call(lambda w3: int(w3.eth.gas_price))
-        full = {**tx, "nonce": nonce, "chainId": self.chain.chain_id, "gasPrice": gas_price}
+        full = {**tx, "nonce": nonce, "chainId": self.chain.chain_id, "gasPrice": self._gas_price()}
         full.setdefault("value", 0)
         signed = self.account.sign_transaction(full)
         return bytes(signed.raw_transaction), bytes(signed.hash)
+
+    def _gas_price(self) -> int:
+        # A proof-of-authority chain's price barely moves; ask at most every 10 seconds, with
+        # 25 % headroom over the base fee.
+        now = time.monotonic()
+        if self._price is None or now - self._price[1] > 10:
+            price = self.chain.call(lambda w3: int(w3.eth.gas_price))
+            self._price = (price + price // 4, now)
+        return self._price[0]
 
     def reset_nonce(self) -> None:
         with self._lock:
