@@ -160,9 +160,8 @@ def main() -> None:
 
     print("\nfigure            shape     ballots/s  gas/ballot  bytes")
     for r in rows:
-        print(
-            f"{r['figure']:<17} {r['shape']:<9} {r['ballots_per_s']:>9}  {r['gas_per_ballot']:>10}  {r['ballot_bytes']:>5}"
-        )
+        rate, gas, size = r["ballots_per_s"], r["gas_per_ballot"], r["ballot_bytes"]
+        print(f"{r['figure']:<17} {r['shape']:<9} {rate:>9}  {gas:>10}  {size:>5}")
 
 
 if __name__ == "__main__":
