@@ -1,10 +1,12 @@
 """`ippyo demo`: a whole election on the embedded default, end to end.
 
-Today it runs in one process on the core alone: the key ceremony, voters' cards (RSA keys
-standing in for My Number cards until the virtual card is wired in), the registrar's blind
-token issuance, encrypted ballots (a few challenged, a few invalid), a ledger that applies the
-BallotBox contract's acceptance rules, the tally with one trustee absent, and verification of
-the exported election record. Components replace the in-process stand-ins as they land.
+It runs on the embedded default: the key ceremony, voters' cards (RSA keys standing in for My
+Number cards until the virtual card is wired in), the registrar's blind token issuance (its
+signing step in process until the registrar service is wired in), the real BallotBox contract
+on the embedded chain (eth-tester) receiving encrypted ballots — some checked by their voters,
+one invalid, a double vote and a forged token refused by the contract — then the ballots read
+back from the chain, the tally with one trustee absent, the result published on chain, and
+the exported election record verified.
 """
 
 from __future__ import annotations
@@ -13,24 +15,26 @@ import json
 import random
 import secrets
 import time
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import click
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from eth_account import Account
 
+from contracts.chain import Chain, Sender
+from contracts.client import BallotBox, ContractRevert, predict_address
 from election import token as tokens
 from election.ballot import PlaintextBallot, encrypt_ballot, open_challenged
 from election.context import ElectionContext
 from election.keyceremony import run_ceremony
-from election.manifest import Manifest, manifest_from_dict
+from election.manifest import Manifest, canonical_json, manifest_from_dict
 from election.primitives import blind_rsa
 from election.primitives.hashing import sha256
 from election.record import ChallengedBallot, ElectionRecord, verify_record
 from election.tally import combine, compute_decryption_share, tally_ballots
-from election.validity import CastBallot, select_ballots
+from election.validity import select_ballots
 
 DEMO_CHAIN_ID = 31337
 
@@ -40,35 +44,20 @@ def load_demo_manifest() -> Manifest:
     return manifest_from_dict(json.loads(text))
 
 
-@dataclass
-class Ledger:
-    """The contract's acceptance rules, in process: valid token signature, valid binding,
-    unspent token. (Proofs are not the contract's job: the tally checks them.)"""
+class Ballots:
+    """Submits to the BallotBox contract and remembers refusals for the demo's story."""
 
-    context: ElectionContext
-    ballots: list[CastBallot] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    spent: set[bytes] = field(default_factory=set)
+    def __init__(self, box: BallotBox, kiosk: Sender) -> None:
+        self.box, self.kiosk = box, kiosk
+        self.refused: list[str] = []
 
-    def cast(
-        self, token: bytes, token_sig: bytes, binding: bytes, ballot: bytes
-    ) -> CastBallot | None:
-        ctx = self.context
-        cast = CastBallot(len(self.ballots), token, token_sig, binding, ballot)
+    def cast(self, token: bytes, token_sig: bytes, binding: bytes, ballot: bytes) -> bool:
         try:
-            tokens.verify_token_signature(ctx.registrar_key, ctx.election_id, token, token_sig)
-            tokens.verify_binding(
-                token, ctx.chain_id, ctx.contract_address, cast.ballot_hash, binding
-            )
-        except Exception as exc:
-            self.refused.append(f"InvalidTokenSignature/InvalidBinding: {exc}")
-            return None
-        if token in self.spent and not ctx.revote_allowed:
-            self.refused.append(f"TokenAlreadyUsed: 0x{token.hex()}")
-            return None
-        self.spent.add(token)
-        self.ballots.append(cast)
-        return cast
+            self.box.cast_ballot(self.kiosk, token, token_sig, ballot, binding)
+        except ContractRevert as exc:
+            self.refused.append(f"{exc.name} — {exc.message_ja} / {exc.message_en}")
+            return False
+        return True
 
 
 def _card_sign(card_key: rsa.RSAPrivateKey, digest: bytes) -> bytes:
@@ -93,21 +82,35 @@ def run_demo(
     )
 
     registrar = blind_rsa.generate_key(2048)
-    contract = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")
+    chain = Chain.embedded_tester()
+    admin, kiosk = Sender(chain, Account.create()), Sender(chain, Account.create())
+    chain.fund([admin.address, kiosk.address], 10**21)
+    nonce = chain.call(lambda w3: w3.eth.get_transaction_count(admin.address))
+    contract = predict_address(admin.address, nonce)  # the base hash needs the address first
     ctx = ElectionContext(
         manifest,
         5,
         3,
         ceremony.joint_public_key,
         registrar.public_key,
-        DEMO_CHAIN_ID,
+        chain.chain_id,
         contract,
         revote_allowed=False,
     )
+    box = BallotBox.deploy(
+        admin,
+        election_id=ctx.election_id,
+        base_hash=ctx.base_hash,
+        registrar_modulus=registrar.public_key.modulus_bytes(),
+        registrar_exponent=registrar.public_key.exponent_bytes(),
+        revote_allowed=False,
+        kiosks=[kiosk.address],
+    )
+    box.open(admin)
+    say(f"   BallotBox {box.address} on the embedded chain (eth-tester, chain id {chain.chain_id})")
     say(f"   base hash {ctx.base_hash.hex()[:16]}…")
-    ledger = Ledger(ctx)
+    ledger = Ballots(box, kiosk)
     expected = [[0] * len(c.options) for c in manifest.contests]
-    challenged: list[ChallengedBallot] = []
 
     say(f"2. 投票 / voting: {voters} voters")
     for v in range(voters):
@@ -128,7 +131,7 @@ def run_demo(
             spoiled = encrypt_ballot(ctx, plain, nonce)
             opened = open_challenged(ctx, spoiled, nonce)
             assert opened == plain
-            challenged.append(ChallengedBallot(spoiled.to_bytes(), nonce))
+            box.challenge_ballot(kiosk, spoiled.to_bytes(), nonce)
             say(
                 f"   voter {v:2}: checked a ballot ({spoiled.tracking_code[:9]}…) — "
                 "it matches; votes again"
@@ -169,7 +172,11 @@ def run_demo(
     say(f"   forged token — refused: {ledger.refused[-1][:70]}…")
 
     say("3. 開票 / tally: trustee 3 is absent; trustees 1, 2, 4, 5 take part")
-    selection = select_ballots(ctx, ledger.ballots)
+    box.close(admin)
+    cast = box.cast_ballots()
+    challenged = [ChallengedBallot(c.ballot, c.master_nonce) for c in box.challenged_ballots()]
+    say(f"   read back from the chain: {len(cast)} ballots, {len(challenged)} checked ballots")
+    selection = select_ballots(ctx, cast)
     for e in selection.excluded:
         say(f"   excluded ballot #{e.seq}: {e.code} — {e.message}")
     tally = tally_ballots(ctx, [b for _, b in selection.counted])
@@ -194,7 +201,7 @@ def run_demo(
         tuple(shares),
         tuple(complaints),
         ceremony.joint_public_key,
-        tuple(ledger.ballots),
+        tuple(cast),
         tuple(challenged),
         selection.excluded,
         tally,
@@ -206,8 +213,15 @@ def run_demo(
         for option, n in sorted(zip(contest.options, row, strict=True), key=lambda x: -x[1]):
             say(f"     {n:3}  {option.name_ja} / {option.name_en}")
 
-    say("4. 検証 / verification of the exported election record")
     data = record.to_json()
+    result_json = canonical_json(record.to_dict()["tally"]["result"])
+    box.publish_result(admin, result_json, sha256(data))
+    say(
+        f"   result published on chain (phase {box.phase().name.lower()}); record hash "
+        f"{sha256(data).hex()[:16]}…"
+    )
+
+    say("4. 検証 / verification of the exported election record")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
