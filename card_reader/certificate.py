@@ -1,0 +1,168 @@
+"""Parse a JPKI signature certificate: the four basic resident attributes, policy, validity.
+
+The attributes sit in subjectAltName ``otherName`` entries under ``1.2.392.200149.8.5.5``:
+``.1`` name, ``.2`` substitute characters for the name, ``.3`` gender, ``.4`` date of birth
+(an era digit, then YYYYMMDD), ``.5`` address, ``.6`` substitute characters for the address.
+Each value is a UTF8String. Anything malformed raises :class:`CertificateError` naming it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtensionOID
+
+from card_reader.errors import CertificateError
+
+ATTRIBUTE_ARC = "1.2.392.200149.8.5.5"
+OID_NAME = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".1")
+OID_NAME_SUBSTITUTE = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".2")
+OID_GENDER = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".3")
+OID_BIRTH = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".4")
+OID_ADDRESS = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".5")
+OID_ADDRESS_SUBSTITUTE = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".6")
+POLICY_SIGNATURE = x509.ObjectIdentifier("1.2.392.200149.8.5.1.1")
+POLICY_AUTHENTICATION = x509.ObjectIdentifier("1.2.392.200149.8.5.1.3")
+
+GENDERS = {"1": "male", "2": "female", "3": "unspecified"}
+# Japanese eras by their first day; the era digit on the card must match the date.
+ERAS = [
+    (1, "明治", dt.date(1868, 10, 23)),
+    (2, "大正", dt.date(1912, 7, 30)),
+    (3, "昭和", dt.date(1926, 12, 25)),
+    (4, "平成", dt.date(1989, 1, 8)),
+    (5, "令和", dt.date(2019, 5, 1)),
+]
+
+
+def era_of(day: dt.date) -> int:
+    digit = 0
+    for code, _, start in ERAS:
+        if day >= start:
+            digit = code
+    if digit == 0:
+        raise CertificateError(f"date of birth {day} is before the Meiji era")
+    return digit
+
+
+@dataclass(frozen=True)
+class JPKIAttributes:
+    name: str
+    name_substitute: str | None
+    gender: str
+    """'male', 'female' or 'unspecified' (card codes 1, 2, 3)."""
+    date_of_birth: dt.date
+    birth_era: int
+    address: str
+    address_substitute: str | None
+    policy_oids: tuple[str, ...]
+    not_before: dt.datetime
+    not_after: dt.datetime
+    serial: int
+    issuer: str
+    fingerprint_sha256: bytes
+    public_key: rsa.RSAPublicKey
+
+    @property
+    def is_signature_certificate(self) -> bool:
+        return POLICY_SIGNATURE.dotted_string in self.policy_oids
+
+
+def encode_utf8_string(text: str) -> bytes:
+    """DER UTF8String (tag 0x0C)."""
+    data = text.encode("utf-8")
+    if len(data) < 0x80:
+        return bytes([0x0C, len(data)]) + data
+    size = len(data).to_bytes((len(data).bit_length() + 7) // 8, "big")
+    return bytes([0x0C, 0x80 | len(size)]) + size + data
+
+
+def decode_utf8_string(der: bytes, what: str) -> str:
+    if len(der) < 2 or der[0] != 0x0C:
+        raise CertificateError(f"{what}: not a UTF8String")
+    length, pos = der[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 2 or len(der) < 2 + count:
+            raise CertificateError(f"{what}: bad DER length")
+        length, pos = int.from_bytes(der[2 : 2 + count], "big"), 2 + count
+    if len(der) != pos + length:
+        raise CertificateError(f"{what}: DER length does not match the value")
+    try:
+        return der[pos:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CertificateError(f"{what}: not valid UTF-8") from exc
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise CertificateError(f"not a DER X.509 certificate ({exc})") from exc
+
+
+def parse_signature_certificate(der: bytes) -> JPKIAttributes:
+    """The resident attributes and profile fields of a JPKI signature certificate."""
+    cert = load_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    except x509.ExtensionNotFound as exc:
+        raise CertificateError("no subjectAltName: not a signature certificate") from exc
+    except ValueError as exc:
+        raise CertificateError(f"malformed extensions ({exc})") from exc
+    values: dict[str, str] = {}
+    for other in san.get_values_for_type(x509.OtherName):
+        oid = other.type_id.dotted_string
+        if oid.startswith(ATTRIBUTE_ARC + "."):
+            if oid in values:
+                raise CertificateError(f"attribute {oid} appears twice")
+            values[oid] = decode_utf8_string(other.value, f"attribute {oid}")
+
+    def required(oid: x509.ObjectIdentifier, what: str) -> str:
+        value = values.get(oid.dotted_string)
+        if not value:
+            raise CertificateError(f"the {what} attribute ({oid.dotted_string}) is missing")
+        return value
+
+    name = required(OID_NAME, "name")
+    gender_code = required(OID_GENDER, "gender")
+    if gender_code not in GENDERS:
+        raise CertificateError(f"gender code {gender_code!r} is not 1, 2 or 3")
+    birth = required(OID_BIRTH, "date of birth")
+    if len(birth) != 9 or not birth.isdigit():
+        raise CertificateError(f"date of birth {birth!r} is not an era digit and YYYYMMDD")
+    try:
+        born = dt.date(int(birth[1:5]), int(birth[5:7]), int(birth[7:9]))
+    except ValueError as exc:
+        raise CertificateError(f"date of birth {birth!r} is not a date") from exc
+    if int(birth[0]) != era_of(born):
+        raise CertificateError(f"era digit {birth[0]} does not match the date {born}")
+    address = required(OID_ADDRESS, "address")
+    try:
+        policies = cert.extensions.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES).value
+        policy_oids = tuple(p.policy_identifier.dotted_string for p in policies)
+    except x509.ExtensionNotFound:
+        policy_oids = ()
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise CertificateError("the certificate's key is not RSA")
+    return JPKIAttributes(
+        name=name,
+        name_substitute=values.get(OID_NAME_SUBSTITUTE.dotted_string),
+        gender=GENDERS[gender_code],
+        date_of_birth=born,
+        birth_era=int(birth[0]),
+        address=address,
+        address_substitute=values.get(OID_ADDRESS_SUBSTITUTE.dotted_string),
+        policy_oids=policy_oids,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        serial=cert.serial_number,
+        issuer=cert.issuer.rfc4514_string(),
+        fingerprint_sha256=hashlib.sha256(der).digest(),
+        public_key=key,
+    )

@@ -1,0 +1,115 @@
+"""Both backends (pyscard APDUs and OpenSC's PKCS#11) through the real stack: pcscd + vpcd +
+the virtual card. One conformance class, two subclasses."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from card_reader.abc import JPKICard
+from card_reader.certificate import parse_signature_certificate
+from card_reader.errors import (
+    CardRemoved,
+    InvalidPinFormat,
+    PinLocked,
+    SecurityStatusNotSatisfied,
+    WrongPin,
+)
+from card_reader.pcsc import PcscCard
+from card_reader.pkcs11 import Pkcs11Card
+from card_reader.testpki import VoterCard
+from card_reader.virtual_card import VpcdCard
+
+from .conftest import READER
+
+
+class CardConformance:
+    def open(self) -> JPKICard:
+        raise NotImplementedError
+
+    def test_certificate_and_signature(self, card: VpcdCard, card_template: VoterCard) -> None:
+        with self.open() as jpki:
+            with pytest.raises(SecurityStatusNotSatisfied):
+                jpki.read_signature_certificate()
+            jpki.verify_signature_pin("abc123")  # lower case is accepted as upper case
+            der = jpki.read_signature_certificate()
+            digest = hashlib.sha256(b"ippyo").digest()
+            signature = jpki.sign_sha256(digest)
+        assert parse_signature_certificate(der).name == card_template.resident.name
+        card_template.sign_certificate.public_key().verify(
+            signature, b"ippyo", padding.PKCS1v15(), hashes.SHA256()
+        )
+
+    def test_pin_format_is_checked_before_the_card(self, card: VpcdCard) -> None:
+        with self.open() as jpki:
+            for bad in ("12345", "ABC-123", "A" * 17, ""):
+                with pytest.raises(InvalidPinFormat):
+                    jpki.verify_signature_pin(bad)
+        assert card.applet.pins[0x001B].tries_left == 5
+
+    def test_card_pulled_mid_operation(self, card: VpcdCard) -> None:
+        with self.open() as jpki:
+            jpki.verify_signature_pin("ABC123")
+            card.remove()
+            with pytest.raises(CardRemoved):
+                jpki.sign_sha256(hashlib.sha256(b"x").digest())
+
+
+class TestPcsc(CardConformance):
+    def open(self) -> JPKICard:
+        return PcscCard.connect(READER)
+
+    def test_wrong_pin_counts_down_then_locks_without_sending(self, card: VpcdCard) -> None:
+        with self.open() as jpki:
+            assert jpki.signature_pin_tries_left() == 5
+            for expected in (4, 3, 2, 1, 0):
+                with pytest.raises(WrongPin) as info:
+                    jpki.verify_signature_pin("WRONG0")
+                assert info.value.tries_left == expected
+            sent_before = card.applet.pins[0x001B].tries_left
+            commands = card.applet.commands
+            with pytest.raises(PinLocked):
+                jpki.verify_signature_pin("ABC123")  # the right PIN, but the card is locked
+            assert sent_before == 0
+            # Only SELECT EF and the status query went to the card; no PIN was sent.
+            assert card.applet.commands - commands == 2
+            with pytest.raises(PinLocked):
+                jpki.signature_pin_tries_left()
+
+    def test_correct_pin_resets_the_count(self, card: VpcdCard) -> None:
+        with self.open() as jpki:
+            with pytest.raises(WrongPin):
+                jpki.verify_signature_pin("WRONG0")
+            jpki.verify_signature_pin("ABC123")
+            assert jpki.signature_pin_tries_left() == 5
+
+    def test_token_info_and_ca_certificate(self, card: VpcdCard, card_template: VoterCard) -> None:
+        with PcscCard.connect(READER) as jpki:
+            assert jpki.token_info().startswith(b"JPKIAPICCTOKEN2")
+            ca = jpki.read_signature_ca_certificate()
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        assert ca == card_template.sign_ca.public_bytes(Encoding.DER)
+
+
+class TestPkcs11(CardConformance):
+    def open(self) -> JPKICard:
+        return Pkcs11Card.open(READER)
+
+    def test_wrong_pin_is_reported(self, card: VpcdCard) -> None:
+        with self.open() as jpki, pytest.raises(WrongPin):
+            jpki.verify_signature_pin("WRONG0")
+        assert card.applet.pins[0x001B].tries_left == 4
+
+
+def test_both_backends_read_the_same_certificate(card: VpcdCard) -> None:
+    with PcscCard.connect(READER) as a:
+        a.verify_signature_pin("ABC123")
+        via_pcsc = a.read_signature_certificate()
+    with Pkcs11Card.open(READER) as b:
+        b.verify_signature_pin("ABC123")
+        via_pkcs11 = b.read_signature_certificate()
+    assert via_pcsc == via_pkcs11
