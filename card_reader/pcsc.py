@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -139,10 +140,8 @@ class PcscCard(JPKICard):
         return self._ok(A.compute_signature(A.SHA256_DIGEST_INFO + digest), "signature")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._conn.disconnect()
-        except Exception:
-            pass
 
 
 class CardWatcher:

@@ -7,6 +7,7 @@ final try, locked), so this backend's tries-left is ``None`` unless one of those
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,6 @@ class Pkcs11Card(JPKICard):
 
     def close(self) -> None:
         if self._session is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._session.close()
-            except Exception:
-                pass
             self._session = None

@@ -12,6 +12,7 @@ TEST CARDS ONLY: the applet is built from a card image that holds private keys.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import struct
@@ -209,10 +210,8 @@ class VpcdCard:
         """Pull the card: vpcd reports it absent, and any command in flight fails."""
         self._stop.set()
         if self._sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._sock.close()
             self._sock = None
         if self._thread is not None:
