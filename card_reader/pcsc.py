@@ -140,8 +140,12 @@ class PcscCard(JPKICard):
         return self._ok(A.compute_signature(A.SHA256_DIGEST_INFO + digest), "signature")
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._conn.disconnect()
+        # Release the PC/SC context too, so nothing is left for the garbage collector to
+        # release after pcscd has gone.
+        for step in (self._conn.disconnect, getattr(self._conn, "release", None)):
+            if step is not None:
+                with contextlib.suppress(Exception):
+                    step()
 
 
 class CardWatcher:

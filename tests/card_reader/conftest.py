@@ -2,52 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from card_reader.pcsc import reader_names, wait_for_reader_state
+from card_reader.pcsc import wait_for_reader_state
+from card_reader.stack import VIRTUAL_READER, ensure_pcscd, stop_pcscd
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
-from card_reader.virtual_card import VPCD_PORT_BASE, JPKIApplet, VpcdCard
+from card_reader.virtual_card import JPKIApplet, VpcdCard
 
-READER = "Virtual PCD 00 00"
-
-
-def _vpcd_listening() -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", VPCD_PORT_BASE)) == 0
+READER = VIRTUAL_READER
 
 
 @pytest.fixture(scope="session")
 def pcscd() -> Iterator[None]:
     """pcscd with the vpcd driver; reuse a running one, else start one and stop only it."""
-    started: subprocess.Popen[bytes] | None = None
-    if not _vpcd_listening():
-        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
-        assert Path(binary).exists(), "pcscd is not installed: scripts/setup.sh installs it"
-        started = subprocess.Popen(
-            [binary, "-f"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 15
-        while not (_vpcd_listening() and READER in reader_names()):
-            assert started.poll() is None, "pcscd exited at start"
-            assert time.monotonic() < deadline, "the virtual reader did not appear"
-            time.sleep(0.1)
+    started = ensure_pcscd()
     yield
-    if started is not None:
-        os.killpg(started.pid, signal.SIGTERM)
-        started.wait(timeout=10)
+    stop_pcscd(started)
 
 
 @pytest.fixture(scope="session")
