@@ -1,0 +1,237 @@
+"""The registrar's Flask service: a small JSON API for kiosks.
+
+    POST /v1/challenges          → {"nonce", "expires_at"}             (kiosk-authenticated)
+    POST /v1/tokens              → {"blind_signature"} or a refusal     (kiosk-authenticated)
+    GET  /v1/info                → election id and the registrar's public key
+    GET  /healthz
+
+Kiosks authenticate with ``Authorization: Bearer <kiosk id>:<secret>``; the configuration holds
+only SHA-256 hashes of the secrets. Refusals are JSON ``{"error": {"code", "message_ja",
+"message_en", "detail"}}`` with a stable code (registrar/refusals.py).
+
+Configuration: a TOML file named by ``IPPYO_REGISTRAR_CONFIG``, then ``IPPYO_REGISTRAR_*``
+environment variables, then the mapping given to :func:`create_app` (tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from election import token as tokens
+from election.errors import ElectionError
+from registrar.eligibility import ElectionRules, TrustStore, person_key, verify_card_signature
+from registrar.ledger import Ledger
+from registrar.refusals import Refusal
+from registrar.signer import BlindSigner, KeyFileSigner, Pkcs11Signer
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": "sqlite:///var/registrar/registrar.db",
+    "CHALLENGE_TTL": 60,
+    "MINIMUM_AGE": 18,
+    "ROLL_REQUIRED": False,
+    "KIOSKS": {},
+    "CRLS": [],
+}
+
+api = Blueprint("registrar_api", __name__, url_prefix="/v1")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    path = os.environ.get("IPPYO_REGISTRAR_CONFIG")
+    if path:
+        with open(path, "rb") as f:
+            app.config.update({k.upper(): v for k, v in tomllib.load(f).items()})
+    app.config.from_prefixed_env("IPPYO_REGISTRAR")
+    if config:
+        app.config.update(config)
+    init_app(app)
+    app.register_blueprint(api)
+
+    @app.get("/healthz")
+    def healthz() -> ResponseReturnValue:
+        return {"ok": True}
+
+    @app.errorhandler(Refusal)
+    def refused(exc: Refusal) -> ResponseReturnValue:
+        return jsonify(exc.to_json()), exc.status
+
+    return app
+
+
+def init_app(app: Flask) -> None:
+    cfg = app.config
+    missing = [
+        k
+        for k in ("ELECTION_ID", "ELECTION_DAY", "MUNICIPALITY", "CA_CERTS", "SIGNER")
+        if k not in cfg
+    ]
+    if missing:
+        raise RuntimeError(f"registrar configuration lacks {', '.join(missing)}")
+    if cfg["DATABASE_URL"].startswith("sqlite:///") and not cfg["DATABASE_URL"].startswith(
+        "sqlite:////"
+    ):
+        Path(cfg["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    signer_cfg = cfg["SIGNER"]
+    signer: BlindSigner
+    if signer_cfg["type"] == "keyfile":
+        signer = KeyFileSigner(Path(signer_cfg["path"]))
+    elif signer_cfg["type"] == "pkcs11":
+        signer = Pkcs11Signer(
+            signer_cfg["module"],
+            signer_cfg["token_label"],
+            signer_cfg["pin"],
+            signer_cfg["key_label"],
+        )
+    else:
+        raise RuntimeError(f"unknown signer type {signer_cfg['type']!r}: keyfile or pkcs11")
+    day = cfg["ELECTION_DAY"]
+    app.extensions["ippyo_registrar"] = {
+        "ledger": Ledger.open(cfg["DATABASE_URL"]),
+        "trust": TrustStore([Path(p) for p in cfg["CA_CERTS"]], [Path(p) for p in cfg["CRLS"]]),
+        "signer": signer,
+        "rules": ElectionRules(
+            dt.date.fromisoformat(day) if isinstance(day, str) else day,
+            int(cfg["MINIMUM_AGE"]),
+            cfg["MUNICIPALITY"],
+            bool(cfg["ROLL_REQUIRED"]),
+        ),
+        "election_id": bytes.fromhex(cfg["ELECTION_ID"]),
+        "now": cfg.get("NOW") or (lambda: dt.datetime.now(dt.UTC)),
+    }
+
+
+def _parts() -> dict[str, Any]:
+    parts: dict[str, Any] = current_app.extensions["ippyo_registrar"]
+    return parts
+
+
+def _now() -> dt.datetime:
+    clock: Callable[[], dt.datetime] = _parts()["now"]
+    return clock()
+
+
+def _kiosk() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credential = header.partition(" ")
+    kiosk_id, _, secret = credential.partition(":")
+    expected = current_app.config["KIOSKS"].get(kiosk_id)
+    if (
+        scheme != "Bearer"
+        or not secret
+        or expected is None
+        or not hmac.compare_digest(hash_secret(secret), expected)
+    ):
+        raise Refusal("unauthenticated_kiosk")
+    g.kiosk_id = kiosk_id
+    return kiosk_id
+
+
+def _b64(body: Mapping[str, Any], field: str) -> bytes:
+    value = body.get(field)
+    if not isinstance(value, str):
+        raise Refusal("bad_request", f"{field} is missing")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Refusal("bad_request", f"{field} is not base64") from exc
+
+
+@api.get("/info")
+def info() -> ResponseReturnValue:
+    key = _parts()["signer"].public_key
+    return {
+        "election_id": _parts()["election_id"].hex(),
+        "registrar_key": {"n": f"{key.n:x}", "e": key.e},
+    }
+
+
+@api.post("/challenges")
+def challenge() -> ResponseReturnValue:
+    kiosk_id = _kiosk()
+    nonce = secrets.token_bytes(32)
+    expires = _now() + dt.timedelta(seconds=int(current_app.config["CHALLENGE_TTL"]))
+    _parts()["ledger"].add_challenge(nonce.hex(), kiosk_id, expires)
+    return {"nonce": nonce.hex(), "expires_at": expires.isoformat()}, 201
+
+
+@api.post("/tokens")
+def issue() -> ResponseReturnValue:
+    kiosk_id = _kiosk()
+    parts = _parts()
+    ledger: Ledger = parts["ledger"]
+    now = _now()
+    person = fingerprint = None
+    try:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise Refusal("bad_request", "a JSON object is expected")
+        nonce = body.get("nonce")
+        if not isinstance(nonce, str) or len(nonce) != 64:
+            raise Refusal("bad_challenge")
+        certificate = _b64(body, "certificate")
+        card_signature = _b64(body, "card_signature")
+        blinded = _b64(body, "blinded_token")
+        ledger.consume_challenge(nonce, kiosk_id, now)
+        attrs, cert = parts["trust"].validate(certificate, now)
+        fingerprint = attrs.fingerprint_sha256.hex()
+        verify_card_signature(
+            cert, tokens.challenge_digest(bytes.fromhex(nonce), kiosk_id), card_signature
+        )
+        person = person_key(attrs)
+        rules: ElectionRules = parts["rules"]
+        rules.check_age(attrs)
+        if rules.roll_required:
+            entry = ledger.roll_entry(person)
+            if entry is None:
+                raise Refusal(
+                    "not_on_roll" if rules.in_municipality(attrs.address) else "other_municipality"
+                )
+            from registrar.eligibility import normalize_address
+
+            if entry.address != normalize_address(attrs.address):
+                raise Refusal("moved_address")
+        elif not rules.in_municipality(attrs.address):
+            raise Refusal("other_municipality")
+        signer: BlindSigner = parts["signer"]
+        if (
+            len(blinded) != signer.public_key.size
+            or int.from_bytes(blinded, "big") >= signer.public_key.n
+        ):
+            raise Refusal("bad_blinded_token", f"{len(blinded)} bytes")
+        first = ledger.record_issuance(person, fingerprint, kiosk_id, now)
+        try:
+            blind_signature = signer.blind_sign(blinded)
+        except ElectionError as exc:
+            raise Refusal("bad_blinded_token", str(exc)) from exc
+    except Refusal as refusal:
+        ledger.audit(kiosk_id, "refused", refusal.code, person, fingerprint, now)
+        current_app.logger.info("refused %s kiosk=%s", refusal.code, kiosk_id)
+        raise
+    decision = "issued" if first else "reissued"
+    ledger.audit(kiosk_id, decision, "ok", person, fingerprint, now)
+    current_app.logger.info("%s kiosk=%s", decision, kiosk_id)
+    return {
+        "blind_signature": base64.b64encode(blind_signature).decode(),
+        "reissue": not first,
+    }, 200

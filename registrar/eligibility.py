@@ -1,0 +1,165 @@
+"""Is this certificate's holder a voter of this election? Path, validity, revocation, policy,
+and the election's rules (age on election day, municipality, electoral roll).
+
+Path validation uses ``cryptography``'s X.509 verifier (a kept library) with an extension
+policy for the JPKI profile (its critical certificatePolicies extension). Revocation comes from
+the configured CRL files, re-read when they change; a missing or expired CRL refuses clearly
+rather than letting anyone through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, utils
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from card_reader.certificate import JPKIAttributes, parse_signature_certificate
+from card_reader.errors import CertificateError
+from registrar.refusals import Refusal
+
+SIGNATURE_POLICY = "1.2.392.200149.8.5.1.1"
+
+
+def person_key(attrs: JPKIAttributes) -> str:
+    """The ledger's key for a person: a hash of the normalised name, date of birth and gender.
+
+    The certificate changes on renewal, the person does not. Limits (docs/registrar.md): two
+    people with the same name, birthday and gender collide; a change of name makes a new key.
+    """
+    return person_key_from_fields(attrs.name, attrs.date_of_birth, attrs.gender)
+
+
+def person_key_from_fields(name: str, born: dt.date, gender: str) -> str:
+    clean = unicodedata.normalize("NFKC", name).replace(" ", "").replace("\u3000", "")
+    data = f"{clean}|{born.isoformat()}|{gender}".encode()
+    return hashlib.sha256(b"ippyo/person\x00" + data).hexdigest()
+
+
+def normalize_address(address: str) -> str:
+    return unicodedata.normalize("NFKC", address).replace(" ", "").replace("\u3000", "")
+
+
+def age_on(born: dt.date, day: dt.date) -> int:
+    # Japanese law: one becomes a year older at the end of the day before the birthday; a
+    # voter born on 7 December turns 18 for an election on 6 December.
+    day_after = day + dt.timedelta(days=1)
+    return day_after.year - born.year - ((day_after.month, day_after.day) < (born.month, born.day))
+
+
+class TrustStore:
+    """The JPKI signature CA certificates and their CRLs, from files."""
+
+    def __init__(self, ca_paths: list[Path], crl_paths: list[Path]) -> None:
+        self.ca_paths, self.crl_paths = ca_paths, crl_paths
+        self._stamp: tuple[float, ...] = ()
+        self.cas: list[x509.Certificate] = []
+        self.crls: list[x509.CertificateRevocationList] = []
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the files if any changed (CRLs are refreshed by the operator's job)."""
+        stamp = tuple(
+            p.stat().st_mtime if p.exists() else -1.0 for p in [*self.ca_paths, *self.crl_paths]
+        )
+        if stamp == self._stamp:
+            return
+        cas = []
+        for path in self.ca_paths:
+            cas += x509.load_pem_x509_certificates(path.read_bytes())
+        crls = []
+        for path in self.crl_paths:
+            if path.exists():
+                data = path.read_bytes()
+                crls.append(
+                    x509.load_pem_x509_crl(data)
+                    if data.startswith(b"-----")
+                    else x509.load_der_x509_crl(data)
+                )
+        self.cas, self.crls, self._stamp = cas, crls, stamp
+        ee_policy = ExtensionPolicy.permit_all().may_be_present(
+            x509.CertificatePolicies, Criticality.AGNOSTIC, None
+        )
+        self._builder = (
+            PolicyBuilder()
+            .store(Store(cas))
+            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee_policy)
+        )
+
+    def validate(self, der: bytes, at: dt.datetime) -> tuple[JPKIAttributes, x509.Certificate]:
+        """Path, validity, policy and revocation; raises :class:`Refusal` with the reason."""
+        self.reload()
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError as exc:
+            raise Refusal("bad_certificate", str(exc)) from exc
+        issuers = [ca for ca in self.cas if ca.subject == cert.issuer]
+        if not issuers:
+            raise Refusal("unknown_ca", cert.issuer.rfc4514_string())
+        if at < cert.not_valid_before_utc:
+            raise Refusal("not_yet_valid", f"valid from {cert.not_valid_before_utc:%Y-%m-%d}")
+        if at > cert.not_valid_after_utc:
+            raise Refusal("expired", f"expired {cert.not_valid_after_utc:%Y-%m-%d}")
+        try:
+            self._builder.time(at).build_client_verifier().verify(cert, [])
+        except VerificationError as exc:
+            raise Refusal("bad_chain", str(exc)[:200]) from exc
+        try:
+            attrs = parse_signature_certificate(der)
+        except CertificateError as exc:
+            raise Refusal("bad_certificate", exc.detail) from exc
+        if SIGNATURE_POLICY not in attrs.policy_oids:
+            raise Refusal("wrong_policy", ",".join(attrs.policy_oids) or "no policy")
+        issuer = issuers[0]
+        crls = [
+            c
+            for c in self.crls
+            if c.issuer == issuer.subject and c.is_signature_valid(issuer.public_key())
+        ]
+        if not crls:
+            raise Refusal("crl_missing", f"no valid CRL for {issuer.subject.rfc4514_string()}")
+        crl = max(crls, key=lambda c: c.last_update_utc)
+        if crl.next_update_utc is None or at > crl.next_update_utc:
+            raise Refusal("crl_stale", f"nextUpdate {crl.next_update_utc}")
+        if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+            raise Refusal("certificate_revoked", f"serial {cert.serial_number}")
+        return attrs, cert
+
+
+def verify_card_signature(cert: x509.Certificate, digest: bytes, signature: bytes) -> None:
+    """The card's PKCS#1 v1.5 signature over DigestInfo(SHA-256, digest)."""
+    key = cert.public_key()
+    try:
+        key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))  # type: ignore[union-attr,call-arg]
+    except (InvalidSignature, TypeError, ValueError) as exc:
+        raise Refusal("bad_card_signature") from exc
+
+
+@dataclass(frozen=True)
+class ElectionRules:
+    election_day: dt.date
+    minimum_age: int
+    municipality: str
+    """Address prefix of the municipality, e.g. 茨城県つくば市."""
+    roll_required: bool = False
+
+    def check_age(self, attrs: JPKIAttributes) -> None:
+        age = age_on(attrs.date_of_birth, self.election_day)
+        if age < self.minimum_age:
+            raise Refusal("under_age", f"{age} on {self.election_day}")
+
+    def in_municipality(self, address: str) -> bool:
+        return normalize_address(address).startswith(normalize_address(self.municipality))

@@ -1,0 +1,250 @@
+"""Registrar fixtures: a JPKI test PKI with CRLs, a key file or SoftHSM2 signer, SQLite or a
+real PostgreSQL server started here, and a kiosk that runs the issuance flow."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, utils
+from cryptography.hazmat.primitives.serialization import Encoding
+from flask import Flask
+from flask.testing import FlaskClient
+
+from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
+from election import token as tokens
+from election.primitives import blind_rsa
+from registrar.app import create_app, hash_secret
+from registrar.signer import KeyFileSigner
+
+ELECTION_ID = bytes(range(32))
+ELECTION_DAY = dt.date(2026, 12, 6)
+KIOSK, SECRET = "kiosk-01", "s3cret-kiosk-01"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server on a free loopback port, run as the 'postgres' user (it refuses
+    root); stopped by pid at the end."""
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    assert bindir, "PostgreSQL is not installed: scripts/setup.sh installs it"
+    bin_ = bindir[-1]
+    data = Path(tempfile.mkdtemp(prefix="ippyo-pg-"))
+    shutil.chown(data, "postgres", "postgres")
+    port = _free_port()
+    run = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*run, str(bin_ / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [
+            *run,
+            str(bin_ / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={data}",
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while (
+        subprocess.run(
+            [str(bin_ / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+        ).returncode
+        != 0
+    ):
+        assert proc.poll() is None, "postgres exited at start"
+        assert time.monotonic() < deadline, "postgres did not start"
+        time.sleep(0.2)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registrar.db'}"
+    url: str = request.getfixturevalue("postgres")
+    from sqlalchemy import create_engine
+
+    from registrar.ledger import Base
+
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)  # a clean ledger for each test
+    engine.dispose()
+    return url
+
+
+@dataclass
+class Pki:
+    ca: CertificateAuthority
+    other_ca: CertificateAuthority
+    directory: Path
+    revoked: list[int] = field(default_factory=list)
+
+    @property
+    def ca_path(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def crl_path(self) -> Path:
+        return self.directory / "crl.der"
+
+    def write_crl(
+        self, *, next_update: dt.datetime | None = None, this_update: dt.datetime | None = None
+    ) -> None:
+        crl = self.ca.crl(self.revoked, this_update=this_update, next_update=next_update)
+        self.crl_path.write_bytes(crl.public_bytes(Encoding.DER))
+        future = time.time() + len(self.revoked) + 1  # make the file's mtime change for reload
+        os.utime(self.crl_path, (future, future))
+
+    def card(self, resident: Resident | None = None, **options: Any) -> VoterCard:
+        return make_card(self.ca, resident or Resident(), **options)
+
+
+@pytest.fixture(scope="session")
+def _cas() -> tuple[CertificateAuthority, CertificateAuthority]:
+    return CertificateAuthority.create(), CertificateAuthority.create("Some Other Signature CA")
+
+
+@pytest.fixture
+def pki(tmp_path: Path, _cas: tuple[CertificateAuthority, CertificateAuthority]) -> Pki:
+    pki = Pki(_cas[0], _cas[1], tmp_path / "pki")
+    pki.directory.mkdir()
+    pki.ca_path.write_bytes(pki.ca.certificate.public_bytes(Encoding.PEM))
+    pki.write_crl()
+    return pki
+
+
+@pytest.fixture(scope="session")
+def keyfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "registrar-key.pem"
+    KeyFileSigner.generate(path)
+    return path
+
+
+@pytest.fixture
+def clock() -> list[dt.datetime]:
+    return [dt.datetime.now(dt.UTC)]
+
+
+def base_config(
+    database_url: str, pki: Pki, signer: dict[str, Any], clock: list[dt.datetime]
+) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "ELECTION_ID": ELECTION_ID.hex(),
+        "ELECTION_DAY": ELECTION_DAY.isoformat(),
+        "MUNICIPALITY": "茨城県つくば市",
+        "MINIMUM_AGE": 18,
+        "CA_CERTS": [str(pki.ca_path)],
+        "CRLS": [str(pki.crl_path)],
+        "KIOSKS": {KIOSK: hash_secret(SECRET), "kiosk-02": hash_secret("other")},
+        "SIGNER": signer,
+        "NOW": lambda: clock[0],
+    }
+
+
+@pytest.fixture
+def app(database_url: str, pki: Pki, keyfile: Path, clock: list[dt.datetime]) -> Flask:
+    return create_app(
+        base_config(database_url, pki, {"type": "keyfile", "path": str(keyfile)}, clock)
+    )
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+AUTH = {"Authorization": f"Bearer {KIOSK}:{SECRET}"}
+
+
+def card_sign(card: VoterCard, digest: bytes) -> bytes:
+    """What the JPKI applet computes: PKCS#1 v1.5 over DigestInfo(SHA-256, digest)."""
+    return card.sign_key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+
+
+@dataclass
+class Attempt:
+    status: int
+    body: dict[str, Any]
+    token: tokens.TokenKey
+    blinding: blind_rsa.BlindingResult
+
+    @property
+    def code(self) -> str:
+        return str(self.body.get("error", {}).get("code", "ok"))
+
+
+def issue(
+    client: FlaskClient,
+    card: VoterCard,
+    *,
+    auth: dict[str, str] = AUTH,
+    nonce: str | None = None,
+    kiosk_id: str = KIOSK,
+    sign_with: VoterCard | None = None,
+    certificate: bytes | None = None,
+) -> Attempt:
+    """The kiosk's side of issuance, as ippyo's kiosk does it."""
+    if nonce is None:
+        r = client.post("/v1/challenges", headers=auth)
+        assert r.status_code == 201, r.json
+        nonce = r.json["nonce"]  # type: ignore[index]
+    signer = sign_with or card
+    card_sig = card_sign(signer, tokens.challenge_digest(bytes.fromhex(nonce), kiosk_id))
+    token_sig = card_sign(card, tokens.token_request_digest(ELECTION_ID))
+    info = client.get("/v1/info").json
+    registrar_key = blind_rsa.RSAPublicKey(
+        int(info["registrar_key"]["n"], 16), info["registrar_key"]["e"]
+    )  # type: ignore[index]
+    token, blinding = tokens.blind_token(registrar_key, ELECTION_ID, token_sig)
+    der = (
+        certificate if certificate is not None else card.sign_certificate.public_bytes(Encoding.DER)
+    )
+    r = client.post(
+        "/v1/tokens",
+        headers=auth,
+        json={
+            "nonce": nonce,
+            "certificate": base64.b64encode(der).decode(),
+            "card_signature": base64.b64encode(card_sig).decode(),
+            "blinded_token": base64.b64encode(blinding.blinded_msg).decode(),
+        },
+    )
+    return Attempt(r.status_code, r.json or {}, token, blinding)  # type: ignore[arg-type]
