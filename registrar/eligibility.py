@@ -84,11 +84,17 @@ class TrustStore:
         for path in self.crl_paths:
             if path.exists():
                 data = path.read_bytes()
-                crls.append(
+                crl = (
                     x509.load_pem_x509_crl(data)
                     if data.startswith(b"-----")
                     else x509.load_der_x509_crl(data)
                 )
+                # Keep only CRLs signed by a trusted CA: checked once per load, not per request.
+                if any(
+                    crl.issuer == ca.subject and crl.is_signature_valid(ca.public_key())
+                    for ca in cas
+                ):
+                    crls.append(crl)
         self.cas, self.crls, self._stamp = cas, crls, stamp
         ee_policy = ExtensionPolicy.permit_all().may_be_present(
             x509.CertificatePolicies, Criticality.AGNOSTIC, None
@@ -124,11 +130,7 @@ class TrustStore:
         if SIGNATURE_POLICY not in attrs.policy_oids:
             raise Refusal("wrong_policy", ",".join(attrs.policy_oids) or "no policy")
         issuer = issuers[0]
-        crls = [
-            c
-            for c in self.crls
-            if c.issuer == issuer.subject and c.is_signature_valid(issuer.public_key())
-        ]
+        crls = [c for c in self.crls if c.issuer == issuer.subject]  # signatures checked at load
         if not crls:
             raise Refusal("crl_missing", f"no valid CRL for {issuer.subject.rfc4514_string()}")
         crl = max(crls, key=lambda c: c.last_update_utc)

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -80,6 +81,16 @@ def _audit_is_append_only(session: Session, *_: object) -> None:
             raise PermissionError("the audit log is append-only")
 
 
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # WAL lets readers and the writer work at once; synchronous=NORMAL in WAL mode keeps the
+    # database consistent on power loss but may lose the last transactions, which an
+    # idempotent re-issue repairs. A real site uses PostgreSQL.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     # SQLite returns naive datetimes; everything here is UTC.
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -97,6 +108,8 @@ class Ledger:
             else {}
         )
         engine = create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+        if url.startswith("sqlite"):
+            event.listen(engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(engine)
         ledger = cls(engine)
         ledger._sessions = sessionmaker(engine, expire_on_commit=False)
