@@ -113,3 +113,37 @@ def test_both_backends_read_the_same_certificate(card: VpcdCard) -> None:
         b.verify_signature_pin("ABC123")
         via_pkcs11 = b.read_signature_certificate()
     assert via_pcsc == via_pkcs11
+
+
+def test_card_watcher_reports_insert_and_remove(pcscd: None, card_template: VoterCard) -> None:
+    """The kiosk's card monitoring: events for the card coming and going."""
+    import threading
+    import time
+
+    from card_reader.pcsc import CardWatcher, wait_for_reader_state
+    from card_reader.virtual_card import JPKIApplet
+
+    events: list[tuple[str, str]] = []
+    seen = threading.Event()
+
+    def on_event(kind: str, reader: str) -> None:
+        events.append((kind, reader))
+        seen.set()
+
+    watcher = CardWatcher(on_event)
+    try:
+        served = VpcdCard(JPKIApplet(card_template.to_image()))
+        served.insert()
+        wait_for_reader_state(READER, True)
+        deadline = time.monotonic() + 5
+        while ("inserted", READER) not in events and time.monotonic() < deadline:
+            time.sleep(0.05)
+        served.remove()
+        wait_for_reader_state(READER, False)
+        while ("removed", READER) not in events and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
+    finally:
+        watcher.stop()
+    time.sleep(1.0)
+    assert ("inserted", READER) in events and ("removed", READER) in events
+    assert events.index(("inserted", READER)) < events.index(("removed", READER))
