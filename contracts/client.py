@@ -12,11 +12,11 @@ from __future__ import annotations
 import ast
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import rlp
 from eth_abi import decode as abi_decode
@@ -27,6 +27,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from contracts.chain import Chain, ChainError, Sender
 from election.validity import CastBallot
 
+T = TypeVar("T")
 ARTIFACT = Path(__file__).resolve().parent / "build" / "BallotBox.json"
 EMBEDDED_GAS_LIMIT = 3_000_000
 
@@ -140,6 +141,17 @@ def _as_revert(exc: Exception) -> Exception:
     return exc
 
 
+def _simulate(chain: Chain, build: Callable[[Web3], T]) -> T:
+    """Run a transaction's simulation; a contract refusal becomes a named ContractRevert."""
+    try:
+        return chain.call(build)
+    except Exception as exc:
+        revert = _as_revert(exc)
+        if revert is exc:
+            raise
+        raise revert from exc
+
+
 def predict_address(deployer: str, nonce: int) -> bytes:
     """The address a contract created by ``deployer`` at ``nonce`` will get (CREATE)."""
     return keccak(rlp.encode([bytes.fromhex(deployer[2:]), nonce]))[12:]
@@ -209,13 +221,7 @@ class BallotBox:
             ).data_in_transaction
             return data, int(w3.eth.estimate_gas({"from": sender.address, "data": data}))
 
-        try:
-            data, gas = sender.chain.call(build)
-        except Exception as exc:
-            revert = _as_revert(exc)
-            if revert is exc:
-                raise
-            raise revert from exc
+        data, gas = _simulate(sender.chain, build)
         raw, tx_hash = sender.sign({"data": data, "gas": gas + gas // 5})
         sender.chain.send_raw(raw)
         receipt = sender.chain.wait_for_receipt(tx_hash, timeout=timeout, rebroadcast=raw)
@@ -272,13 +278,7 @@ class BallotBox:
                 gas += gas // 5
             return bytes.fromhex(fn._encode_transaction_data()[2:]), gas
 
-        try:
-            data, gas = self.chain.call(build)
-        except Exception as exc:
-            revert = _as_revert(exc)
-            if revert is exc:
-                raise
-            raise revert from exc
+        data, gas = _simulate(self.chain, build)
         raw, tx_hash = sender.sign({"to": self.address, "data": data, "gas": gas})
         self.chain.send_raw(raw)
         return Pending(tx_hash, raw)
