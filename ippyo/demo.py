@@ -1,28 +1,32 @@
 """`ippyo demo`: a whole election on the embedded default, end to end.
 
-It runs on the embedded default: the key ceremony, voters' cards (RSA keys standing in for My
-Number cards until the virtual card is wired in), the registrar's blind token issuance (its
-signing step in process until the registrar service is wired in), the real BallotBox contract
+The key ceremony; a test JPKI CA and TEST cards; the registrar service on a loopback port
+(path validation, CRL, rules, ledger, key-file signer) refusing a visitor from another city and
+one under age; voter 0's card served by the virtual card through the real PC/SC stack (pcscd +
+vpcd; one mistyped PIN shows the tries left), the others' card signatures made in process with
+their TEST card keys; a kiosk restart answered by an idempotent re-issue; the BallotBox contract
 on the embedded chain (eth-tester) receiving encrypted ballots — some checked by their voters,
-one invalid, a double vote and a forged token refused by the contract — then the ballots read
-back from the chain, the tally with one trustee absent, the result published on chain, and
-the exported election record verified.
+one invalid, a double vote and a forged token refused by the contract; the ballots read back
+from the chain, the tally with one trustee absent, the result published on chain, and the
+exported election record verified.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import secrets
 import time
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
 import click
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from eth_account import Account
 
+from card_reader.errors import WrongPin
+from card_reader.testpki import Resident
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, ContractRevert, predict_address
 from election import token as tokens
@@ -30,11 +34,12 @@ from election.ballot import PlaintextBallot, encrypt_ballot, open_challenged
 from election.context import ElectionContext
 from election.keyceremony import run_ceremony
 from election.manifest import Manifest, canonical_json, manifest_from_dict
-from election.primitives import blind_rsa
 from election.primitives.hashing import sha256
 from election.record import ChallengedBallot, ElectionRecord, verify_record
 from election.tally import combine, compute_decryption_share, tally_ballots
 from election.validity import select_ballots
+from ippyo.demo_parts import ImageCard, registrar_service, virtual_card
+from registrar.client import RegistrarRefused
 
 DEMO_CHAIN_ID = 31337
 
@@ -60,13 +65,14 @@ class Ballots:
         return True
 
 
-def _card_sign(card_key: rsa.RSAPrivateKey, digest: bytes) -> bytes:
-    # What the JPKI applet does: PKCS#1 v1.5 over DigestInfo(SHA-256, digest).
-    return card_key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
-
-
 def run_demo(
-    voters: int = 24, seed: int = 2018, echo: bool = True, out: Path | None = None
+    voters: int = 24,
+    seed: int = 2018,
+    echo: bool = True,
+    out: Path | None = None,
+    *,
+    use_card: bool = True,
+    workdir: Path | str = "var/demo",
 ) -> ElectionRecord:
     say = click.echo if echo else (lambda *_a, **_k: None)
     rng = random.Random(seed)
@@ -81,7 +87,11 @@ def run_demo(
         f"joint key {ceremony.joint_public_key.hex()[:16]}…"
     )
 
-    registrar = blind_rsa.generate_key(2048)
+    services = ExitStack()
+    registrar = services.enter_context(
+        registrar_service(Path(workdir) / "registrar", manifest.election_id, manifest.election_date)
+    )
+    say(f"   registrar service on {registrar.client.base_url} (test JPKI CA, CRL, key file)")
     chain = Chain.embedded_tester()
     admin, kiosk = Sender(chain, Account.create()), Sender(chain, Account.create())
     chain.fund([admin.address, kiosk.address], 10**21)
@@ -113,14 +123,44 @@ def run_demo(
     expected = [[0] * len(c.options) for c in manifest.contests]
 
     say(f"2. 投票 / voting: {voters} voters")
+    refusals = [
+        (
+            Resident("市外 太郎", "male", dt.date(1980, 5, 5), "東京都千代田区千代田1-1"),
+            "lives elsewhere",
+        ),
+        (Resident("若葉 さくら", "female", dt.date(2009, 3, 1), "茨城県つくば市竹園2-1"), "is 17"),
+    ]
+    for resident, why in refusals:
+        try:
+            registrar.obtain_token(ctx.election_id, ImageCard(registrar.card(resident)))
+        except RegistrarRefused as exc:
+            say(f"   a visitor who {why}: refused — {exc.code}: {exc.message_ja}")
     for v in range(voters):
-        card = rsa.generate_private_key(65537, 2048)
-        card_sig = _card_sign(card, tokens.token_request_digest(ctx.election_id))
-        token, blinding = tokens.blind_token(ctx.registrar_key, ctx.election_id, card_sig)
-        blind_sig = blind_rsa.blind_sign(registrar, blinding.blinded_msg)  # the registrar's part
-        token_sig = tokens.finalize_token(
-            ctx.registrar_key, ctx.election_id, token, blind_sig, blinding
+        resident = Resident(
+            f"投票者 {v:02d}",
+            ("male", "female")[v % 2],
+            dt.date(1950 + v % 50, 1 + v % 12, 1 + v % 28),
+            f"茨城県つくば市研究学園{v + 1}-1",
         )
+        image = registrar.card(resident)
+        if v == 0 and use_card:
+            with virtual_card(image) as card:
+                try:
+                    card.verify_signature_pin("WRONG1")
+                except WrongPin as exc:
+                    say(
+                        f"   voter  0: mistyped the PIN on the virtual card — {exc.message_ja}"
+                        f"（あと{exc.tries_left}回 / {exc.tries_left} tries left）"
+                    )
+                card.verify_signature_pin("ABC123")
+                token, token_sig = registrar.obtain_token(ctx.election_id, card)
+            say("   voter  0: My Number card read through pcscd + vpcd; token issued")
+        else:
+            token, token_sig = registrar.obtain_token(ctx.election_id, ImageCard(image))
+        if v == 5:  # the kiosk crashed after issuance: the voter is served again, same token
+            again, again_sig = registrar.obtain_token(ctx.election_id, ImageCard(image))
+            assert (again, again_sig) == (token, token_sig)
+            say("   voter  5: kiosk restarted mid-vote — the registrar re-issued the same token")
         choices = {
             "mayor": [rng.choice(["sato", "suzuki", "takahashi", "tanaka", "ito"][: 3 + v % 3])],
             "projects": rng.sample([o.id for o in manifest.contests[1].options], rng.randint(0, 3)),
@@ -229,6 +269,7 @@ def run_demo(
     report = verify_record(ElectionRecord.from_json(data))
     for line in report.summary().splitlines():
         say("   " + line)
+    services.close()
     say(f"完了 / done in {time.perf_counter() - t_start:.1f} s — the record verifies.")
     return record
 
@@ -243,8 +284,15 @@ def run_demo(
     show_default=True,
     help="Where to write the election record.",
 )
-def demo(voters: int, seed: int, out: Path) -> None:
+@click.option(
+    "--card/--no-card",
+    "use_card",
+    default=True,
+    show_default=True,
+    help="Serve voter 0 through the virtual card in the real PC/SC stack (pcscd + vpcd).",
+)
+def demo(voters: int, seed: int, out: Path, use_card: bool) -> None:
     """Run a whole demo election in process and verify its record."""
     if voters < 12:
         raise click.BadParameter("the demo needs at least 12 voters", param_hint="--voters")
-    run_demo(voters, seed, echo=True, out=out)
+    run_demo(voters, seed, echo=True, out=out, use_card=use_card, workdir=out.parent)

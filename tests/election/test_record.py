@@ -17,8 +17,11 @@ from ippyo.demo import run_demo
 
 
 @pytest.fixture(scope="module")
-def record() -> ElectionRecord:
-    return run_demo(voters=12, seed=7, echo=False)
+def record(tmp_path_factory: pytest.TempPathFactory) -> ElectionRecord:
+    # The demo's card step is covered by tests/test_cli.py; here only the record matters.
+    return run_demo(
+        voters=12, seed=7, echo=False, use_card=False, workdir=tmp_path_factory.mktemp("demo")
+    )
 
 
 def test_export_is_deterministic_and_round_trips(record: ElectionRecord) -> None:
