@@ -189,9 +189,16 @@ class BallotBox:
         self.chain = chain
         self.address = to_checksum_address(address)
         self._abi = artifact()["abi"]
+        self._contracts: dict[int, Any] = {}
 
     def _contract(self, w3: Web3) -> Any:
-        return w3.eth.contract(address=self.address, abi=self._abi)
+        # Building a contract object parses the ABI: keep one per endpoint.
+        contract = self._contracts.get(id(w3))
+        if contract is None:
+            contract = self._contracts[id(w3)] = w3.eth.contract(
+                address=self.address, abi=self._abi
+            )
+        return contract
 
     # --- deployment ---------------------------------------------------------------------------
     @classmethod

@@ -252,8 +252,6 @@ class Devnet:
             "--ipcdisable",
             "--syncmode",
             "full",
-            "--gcmode",
-            "archive",
             "--unlock",
             node.signer,
             "--password",
