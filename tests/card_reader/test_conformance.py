@@ -147,3 +147,18 @@ def test_card_watcher_reports_insert_and_remove(pcscd: None, card_template: Vote
     time.sleep(1.0)
     assert ("inserted", READER) in events and ("removed", READER) in events
     assert events.index(("inserted", READER)) < events.index(("removed", READER))
+
+
+def test_backend_is_chosen_by_configuration(
+    card: VpcdCard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from card_reader.abc import open_card
+
+    monkeypatch.setenv("IPPYO_CARD_BACKEND", "pkcs11")
+    with open_card() as jpki:
+        assert jpki.backend == "pkcs11"
+    monkeypatch.setenv("IPPYO_CARD_BACKEND", "pcsc")
+    with open_card() as jpki:
+        assert jpki.backend == "pcsc"
+    with pytest.raises(ValueError, match="unknown card backend"):
+        open_card("nfc")

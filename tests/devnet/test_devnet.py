@@ -119,6 +119,11 @@ def test_one_node_down_casts_continue_and_it_catches_up(
             )
         assert chain.current_url != network.state.urls[current]
         assert box.ballot_count() == 3
+        health = {h.url: h for h in chain.health()}
+        down = health[network.state.urls[current]]
+        assert not down.ok and down.error and down.block is None
+        assert sum(h.ok for h in health.values()) == 2
+        assert all(h.peers == 1 for h in health.values() if h.ok)
     finally:
         network.start_node(current)
     network.wait_in_sync(timeout=60)
