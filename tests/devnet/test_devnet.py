@@ -44,6 +44,16 @@ class TestOnGethNodes(BallotBoxSuite):
     pass
 
 
+def _open_election(
+    registrar_key: blind_rsa.RSAPrivateKey, senders: list[Sender]
+) -> tuple[Kit, BallotBox]:
+    """A fresh election: deployed by senders[0] (admin) with senders[1] as kiosk, and open."""
+    kit = Kit(registrar_key)
+    box = kit.deploy(senders[0], [senders[1]])
+    box.open(senders[0])
+    return kit, box
+
+
 def _cast_many(
     kit: Kit,
     box: BallotBox,
@@ -75,9 +85,7 @@ def _cast_many(
 def test_concurrent_casts_read_back_identically_from_every_node(
     network: Devnet, chain: Chain, senders: list[Sender], registrar_key: blind_rsa.RSAPrivateKey
 ) -> None:
-    kit = Kit(registrar_key)
-    box = kit.deploy(senders[0], [senders[1]])
-    box.open(senders[0])
+    kit, box = _open_election(registrar_key, senders)
     ballots: list[bytes] = []
     errors: list[BaseException] = []
     threads = [
@@ -102,9 +110,7 @@ def test_concurrent_casts_read_back_identically_from_every_node(
 def test_one_node_down_casts_continue_and_it_catches_up(
     network: Devnet, chain: Chain, senders: list[Sender], registrar_key: blind_rsa.RSAPrivateKey
 ) -> None:
-    kit = Kit(registrar_key)
-    box = kit.deploy(senders[0], [senders[1]])
-    box.open(senders[0])
+    kit, box = _open_election(registrar_key, senders)
     current = network.state.urls.index(chain.current_url)
     network.stop_node(current)  # the node the client was talking to
     try:
@@ -134,9 +140,7 @@ def test_one_node_down_casts_continue_and_it_catches_up(
 def test_two_nodes_down_the_client_reports_a_stall(
     network: Devnet, chain: Chain, senders: list[Sender], registrar_key: blind_rsa.RSAPrivateKey
 ) -> None:
-    kit = Kit(registrar_key)
-    box = kit.deploy(senders[0], [senders[1]])
-    box.open(senders[0])
+    kit, box = _open_election(registrar_key, senders)
     network.stop_node(1)
     network.stop_node(2)
     try:
