@@ -152,8 +152,6 @@ class CardWatcher:
     """Calls ``on_event("inserted"|"removed", reader)`` as cards come and go (for the kiosk)."""
 
     def __init__(self, on_event: Callable[[str, str], None]) -> None:
-        watcher = self
-
         class _Observer(CardObserver):  # type: ignore[misc]
             def update(self, observable: Any, handlers: Any) -> None:
                 added, removed = handlers
@@ -166,7 +164,6 @@ class CardWatcher:
         self._monitor = CardMonitor()
         self._monitor.addObserver(self._observer)
         self._lock = threading.Lock()
-        _ = watcher
 
     def stop(self) -> None:
         with self._lock:

@@ -32,7 +32,13 @@ from flask.typing import ResponseReturnValue
 
 from election import token as tokens
 from election.errors import ElectionError
-from registrar.eligibility import ElectionRules, TrustStore, person_key, verify_card_signature
+from registrar.eligibility import (
+    ElectionRules,
+    TrustStore,
+    normalize_address,
+    person_key,
+    verify_card_signature,
+)
 from registrar.ledger import Ledger
 from registrar.refusals import Refusal
 from registrar.signer import BlindSigner, KeyFileSigner, Pkcs11Signer
@@ -207,8 +213,6 @@ def issue() -> ResponseReturnValue:
                 raise Refusal(
                     "not_on_roll" if rules.in_municipality(attrs.address) else "other_municipality"
                 )
-            from registrar.eligibility import normalize_address
-
             if entry.address != normalize_address(attrs.address):
                 raise Refusal("moved_address")
         elif not rules.in_municipality(attrs.address):
