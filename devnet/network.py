@@ -242,7 +242,7 @@ class Devnet:
             "--http.port",
             str(node.http_port),
             "--http.api",
-            "eth,net,web3,txpool,clique",
+            "eth,net,web3,txpool,clique,miner",
             "--http.vhosts",
             "localhost,127.0.0.1",
             "--authrpc.addr",
@@ -257,7 +257,6 @@ class Devnet:
             "--password",
             str(Path(self.state.directory, "password.txt")),
             "--allow-insecure-unlock",
-            "--mine",
             "--miner.etherbase",
             node.signer,
             "--miner.gasprice",
@@ -268,7 +267,13 @@ class Devnet:
             "2",
         ]
 
-    def start_node(self, index: int) -> None:
+    def start_node(self, index: int, *, seal: bool = True, timeout: float = 30.0) -> None:
+        """Start one node; with ``seal``, let it seal blocks once it has a peer.
+
+        Sealing starts only after peering: two signers that seal before they meet fork at
+        block 1 and, with two signers, can never reconcile (each may seal only every other
+        block). The miner API is on the node's loopback HTTP endpoint only.
+        """
         node = self.state.nodes[index]
         if node.pid is not None and _alive(node.pid):
             return
@@ -283,6 +288,24 @@ class Devnet:
         log.close()
         node.pid = proc.pid
         self.state.save()
+        if seal:
+            self._wait_for_peers(index, min(1, len(self.state.nodes) - 1), timeout)
+            _rpc(node.url, "miner_start", [])
+
+    def _wait_for_peers(self, index: int, peers: int, timeout: float) -> None:
+        node = self.state.nodes[index]
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if int(_rpc(node.url, "net_peerCount", []), 16) >= peers:
+                    return
+            except (OSError, DevnetError):
+                pass  # not answering yet
+            if node.pid is None or not _alive(node.pid):
+                raise DevnetError(f"node {index} exited; see {node.datadir}/geth.log")
+            if time.monotonic() > deadline:
+                raise DevnetError(f"node {index} found fewer than {peers} peers in {timeout:.0f} s")
+            time.sleep(0.2)
 
     def stop_node(self, index: int, *, timeout: float = 15.0) -> None:
         node = self.state.nodes[index]
@@ -300,8 +323,13 @@ class Devnet:
         self.state.save()
 
     def up(self, *, timeout: float = 60.0) -> None:
-        for i in range(len(self.state.nodes)):
-            self.start_node(i)
+        count = len(self.state.nodes)
+        for i in range(count):
+            self.start_node(i, seal=False)
+        for i in range(count):  # the full mesh first, then sealing: no fork at block 1
+            self._wait_for_peers(i, count - 1, timeout)
+        for node in self.state.nodes:
+            _rpc(node.url, "miner_start", [])
         self.wait_in_sync(timeout=timeout)
 
     def down(self) -> None:
