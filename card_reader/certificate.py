@@ -25,8 +25,14 @@ OID_GENDER = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".3")
 OID_BIRTH = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".4")
 OID_ADDRESS = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".5")
 OID_ADDRESS_SUBSTITUTE = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".6")
-POLICY_SIGNATURE = x509.ObjectIdentifier("1.2.392.200149.8.5.1.1")
-POLICY_AUTHENTICATION = x509.ObjectIdentifier("1.2.392.200149.8.5.1.3")
+# J-LIS profile: the signature certificate's policy (class 20), the one J-LIS's test environment
+# issues, and the authentication certificate's. ``…1.1`` and ``…1.3`` are only their parent arcs.
+POLICY_SIGNATURE = x509.ObjectIdentifier("1.2.392.200149.8.5.1.1.20")
+POLICY_SIGNATURE_TEST = x509.ObjectIdentifier("1.2.392.200149.8.5.1.0.20")
+POLICY_AUTHENTICATION = x509.ObjectIdentifier("1.2.392.200149.8.5.1.3.30")
+SIGNATURE_POLICIES = frozenset(
+    {POLICY_SIGNATURE.dotted_string, POLICY_SIGNATURE_TEST.dotted_string}
+)
 
 GENDERS = {"1": "male", "2": "female", "3": "unspecified"}
 # Japanese eras by their first day; the era digit on the card must match the date.
@@ -69,7 +75,7 @@ class JPKIAttributes:
 
     @property
     def is_signature_certificate(self) -> bool:
-        return POLICY_SIGNATURE.dotted_string in self.policy_oids
+        return any(oid in SIGNATURE_POLICIES for oid in self.policy_oids)
 
 
 def encode_utf8_string(text: str) -> bytes:

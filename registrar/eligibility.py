@@ -27,11 +27,11 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from card_reader.certificate import JPKIAttributes, parse_signature_certificate
+from card_reader.certificate import POLICY_SIGNATURE, JPKIAttributes, parse_signature_certificate
 from card_reader.errors import CertificateError
 from registrar.refusals import Refusal
 
-SIGNATURE_POLICY = "1.2.392.200149.8.5.1.1"
+SIGNATURE_POLICY = POLICY_SIGNATURE.dotted_string
 
 
 def person_key(attrs: JPKIAttributes) -> str:
