@@ -145,7 +145,7 @@ class EncryptedBallot:
             try:
                 selections = []
                 for _ in contest.options:
-                    ct = Ciphertext.from_bytes(data[pos : pos + 66])
+                    ct = Ciphertext.from_bytes(data[pos : pos + 66], strict=True)
                     proof = RangeProof.from_bytes(data[pos + 66 : pos + _OPTION_SIZE], 2)
                     selections.append(EncryptedSelection(ct, proof))
                     pos += _OPTION_SIZE

@@ -13,6 +13,17 @@ from election.errors import DecryptionError, EncodingError
 from election.primitives.group import POINT_SIZE, G, N, Point, sum_points
 
 
+class InvalidNonce(ValueError):
+    """An encryption nonce outside ``[1, N)``: with r = 0 the ciphertext is ``(O, m·G)``, the
+    vote in the clear; a nonce ≥ N is not canonical. Raised by :func:`encrypt`."""
+
+
+class InvalidCiphertext(EncodingError):
+    """A ciphertext no honest encryption produces: α = r·G is the identity, so r = 0 and β = m·G
+    shows the plaintext. Raised by :func:`check_ciphertext` (and so by every proof verifier
+    that takes a ciphertext, and by the ballot decoder)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Ciphertext:
     """An ElGamal ciphertext ``(α, β)``."""
@@ -29,10 +40,16 @@ class Ciphertext:
         return self.alpha.to_bytes() + self.beta.to_bytes()
 
     @staticmethod
-    def from_bytes(data: bytes) -> Ciphertext:
+    def from_bytes(data: bytes, *, strict: bool = False) -> Ciphertext:
+        """Decode 66 bytes. ``strict`` also refuses α = identity (:class:`InvalidCiphertext`):
+        use it for anything a voter encrypted. Sums (an empty tally is ``zero()``) may have it.
+        """
         if len(data) != 2 * POINT_SIZE:
             raise EncodingError(f"a ciphertext is {2 * POINT_SIZE} bytes, got {len(data)}")
-        return Ciphertext(Point.from_bytes(data[:POINT_SIZE]), Point.from_bytes(data[POINT_SIZE:]))
+        ct = Ciphertext(Point.from_bytes(data[:POINT_SIZE]), Point.from_bytes(data[POINT_SIZE:]))
+        if strict:
+            check_ciphertext(ct)
+        return ct
 
     @staticmethod
     def zero() -> Ciphertext:
@@ -40,9 +57,19 @@ class Ciphertext:
         return Ciphertext(Point.identity(), Point.identity())
 
 
+def check_ciphertext(ciphertext: Ciphertext) -> None:
+    """Refuse a ciphertext whose α is the identity (nonce 0: β = m·G is the plaintext)."""
+    if ciphertext.alpha.is_identity:
+        raise InvalidCiphertext(
+            "ciphertext α is the point at infinity (nonce 0): its β shows the plaintext"
+        )
+
+
 def encrypt(m: int, r: int, public_key: Point) -> Ciphertext:
-    """Encrypt ``m`` under ``public_key`` with nonce ``r`` (0 < r < N)."""
-    r %= N
+    """Encrypt ``m`` under ``public_key`` with nonce ``r``; :class:`InvalidNonce` unless
+    0 < r < N."""
+    if isinstance(r, bool) or not 0 < r < N:
+        raise InvalidNonce(f"an encryption nonce must lie in [1, N); got {r!r}")
     return Ciphertext(Point.base_times(r), Point.base_times(m) + public_key * r)
 
 

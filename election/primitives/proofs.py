@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from election.errors import EncodingError, InvalidProof
-from election.primitives.elgamal import Ciphertext
+from election.primitives.elgamal import Ciphertext, InvalidCiphertext, check_ciphertext
 from election.primitives.group import (
     SCALAR_SIZE,
     G,
@@ -218,6 +218,10 @@ def verify_range(
     branches = hi - lo + 1
     if len(proof.challenges) != branches or len(proof.responses) != branches:
         raise InvalidProof(f"range proof has the wrong number of branches ({context})")
+    try:
+        check_ciphertext(ciphertext)
+    except InvalidCiphertext as exc:
+        raise InvalidProof(f"range proof over a nonce-0 ciphertext ({context}): {exc}") from exc
     alpha, beta = ciphertext.alpha, ciphertext.beta
     commitments: list[Point] = []
     shifted = beta - Point.base_times(lo) if lo else beta

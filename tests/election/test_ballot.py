@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from election.ballot import (
     EncryptedBallot,
+    EncryptedContest,
+    EncryptedSelection,
     PlaintextBallot,
     encrypt_ballot,
     open_challenged,
@@ -20,8 +22,14 @@ from election.ballot import (
 from election.context import ElectionContext
 from election.errors import InvalidBallot
 from election.keyceremony import Trustee
-from election.primitives.elgamal import decrypt_to_point, encrypt
-from election.primitives.group import G, Point
+from election.primitives.elgamal import (
+    Ciphertext,
+    InvalidNonce,
+    decrypt_to_point,
+    encrypt,
+    sum_ciphertexts,
+)
+from election.primitives.group import G, N, Point
 from election.primitives.proofs import prove_range
 
 
@@ -147,3 +155,66 @@ def test_ballot_decrypts_with_joint_secret(election: tuple[list[Trustee], Electi
     ]
     assert decrypted == [list(r) for r in plain.selections]
     assert Point.base_times(secret) == ctx.joint_public_key
+
+
+def _hand_encrypt(
+    ctx: ElectionContext, plain: PlaintextBallot, nonces: list[list[int]]
+) -> EncryptedBallot:
+    """A ballot built by hand with chosen ElGamal nonces (0 allowed), with honest proofs for
+    those nonces: what a kiosk that skips the library's encryption could send."""
+    K, base = ctx.joint_public_key, ctx.base_hash
+    contests = []
+    for ci, (contest, row) in enumerate(zip(ctx.manifest.contests, plain.selections, strict=True)):
+        sels = []
+        for oi, m in enumerate(row):
+            r = nonces[ci][oi]
+            ct = Ciphertext(Point.base_times(r), Point.base_times(m) + K * r)
+            proof = prove_range(ct, m, r, K, 0, 1, base, f"contest/{ci}/option/{oi}", b"s" * 32)
+            sels.append(EncryptedSelection(ct, proof))
+        total = sum_ciphertexts([s.ciphertext for s in sels])
+        rp = prove_range(
+            total,
+            sum(row),
+            sum(nonces[ci]) % N,
+            K,
+            contest.min_selections,
+            contest.max_selections,
+            base,
+            f"contest/{ci}",
+            b"s" * 32,
+        )
+        contests.append(EncryptedContest(tuple(sels), rp))
+    return EncryptedBallot(ctx.election_id, tuple(contests))
+
+
+def test_a_ballot_encrypted_with_nonce_zero_is_refused(ctx: ElectionContext) -> None:
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m1"], "council": ["c2"]})
+    shape = [len(row) for row in plain.selections]
+    # Control: the same hand-made construction with non-zero nonces is a valid ballot.
+    verify_ballot(
+        ctx,
+        _hand_encrypt(
+            ctx, plain, [[7 + i + 10 * c for i in range(n)] for c, n in enumerate(shape)]
+        ),
+    )
+    nonces = [[0] * n for n in shape]  # every option: α = O, β = m·G, the vote in the clear
+    ballot = _hand_encrypt(ctx, plain, nonces)
+    mayor = ballot.contests[0].selections[1].ciphertext
+    assert mayor.alpha.is_identity and mayor.beta == G  # anyone can read this vote
+    with pytest.raises(InvalidBallot, match="nonce-0 ciphertext"):
+        verify_ballot(ctx, ballot)
+    with pytest.raises(InvalidBallot, match="point at infinity"):
+        EncryptedBallot.from_bytes(ballot.to_bytes(), ctx.manifest)
+    # One option with r = 0 among honest ones is enough to refuse the ballot.
+    one = [[5 + i for i in range(n)] for n in shape]
+    one[1][2] = 0
+    with pytest.raises(InvalidBallot, match=r"council.*nonce-0"):
+        verify_ballot(ctx, _hand_encrypt(ctx, plain, one))
+
+
+def test_encryption_refuses_nonces_outside_1_to_N(ctx: ElectionContext) -> None:
+    K = ctx.joint_public_key
+    for r in (0, N, N + 5, -1):
+        with pytest.raises(InvalidNonce, match="must lie in"):
+            encrypt(1, r, K)
+    assert not encrypt(1, N - 1, K).alpha.is_identity

@@ -10,6 +10,9 @@ from election.errors import DecryptionError, EncodingError
 from election.primitives.elgamal import (
     Ciphertext,
     DiscreteLog,
+    InvalidCiphertext,
+    InvalidNonce,
+    check_ciphertext,
     decrypt_to_point,
     encrypt,
     sum_ciphertexts,
@@ -95,3 +98,18 @@ def test_discrete_log_bounds() -> None:
         dlog.solve(Point.base_times(1001))
     with pytest.raises(DecryptionError):
         dlog.solve(Point.base_times(123456789))
+
+
+def test_nonce_zero_and_out_of_range_are_refused() -> None:
+    key = Point.base_times(12345)
+    for r in (0, N, 2 * N + 1, -3):
+        with pytest.raises(InvalidNonce):
+            encrypt(1, r, key)
+    # By hand, r = 0 gives (O, m·G): the parser refuses it when strict, sums may hold it.
+    naked = Ciphertext(Point.identity(), G)
+    with pytest.raises(InvalidCiphertext, match="point at infinity"):
+        check_ciphertext(naked)
+    with pytest.raises(InvalidCiphertext):
+        Ciphertext.from_bytes(naked.to_bytes(), strict=True)
+    assert Ciphertext.from_bytes(Ciphertext.zero().to_bytes()) == Ciphertext.zero()
+    check_ciphertext(encrypt(1, 1, key))
