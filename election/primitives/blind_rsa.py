@@ -66,6 +66,36 @@ class Variant(enum.Enum):
 
 PREFIX_LENGTH: Final = 32
 
+REGISTRAR_EXPONENT: Final = 65537
+"""The only public exponent a registrar key may have (e = 1 makes every PSS encoding a
+"signature"; small exponents are refused as a matter of policy)."""
+MIN_MODULUS_BITS: Final = 2048
+MAX_MODULUS_BITS: Final = 4096
+
+
+class WeakRegistrarKey(EncodingError):
+    """An RSA public key outside ippyo's policy: e ≠ 65537, or a modulus that is not an odd
+    number of 2048 to 4096 bits. Raised wherever an :class:`RSAPublicKey` is built (parsing
+    JSON, PEM, a record) and by :func:`generate_key`."""
+
+
+def check_public_key(n: int, e: int) -> None:
+    """:class:`WeakRegistrarKey` unless ``n`` is odd with 2048–4096 bits and ``e`` = 65537."""
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, int)
+        or isinstance(e, bool)
+        or not isinstance(e, int)
+    ):
+        raise WeakRegistrarKey("an RSA modulus and exponent are integers")
+    if not MIN_MODULUS_BITS <= n.bit_length() <= MAX_MODULUS_BITS or n % 2 == 0:
+        raise WeakRegistrarKey(
+            f"a registrar key's modulus must be odd and of {MIN_MODULUS_BITS} to "
+            f"{MAX_MODULUS_BITS} bits; this one has {n.bit_length()}"
+        )
+    if e != REGISTRAR_EXPONENT:
+        raise WeakRegistrarKey(f"a registrar key's public exponent must be 65537, not {e}")
+
 
 @dataclass(frozen=True, slots=True)
 class RSAPublicKey:
@@ -75,10 +105,7 @@ class RSAPublicKey:
     e: int
 
     def __post_init__(self) -> None:
-        if self.n < 1 << 1023 or self.n % 2 == 0:
-            raise EncodingError("an RSA modulus must be odd and at least 1024 bits")
-        if self.e < 3 or self.e % 2 == 0 or self.e >= self.n:
-            raise EncodingError("an RSA public exponent must be odd, ≥ 3 and below n")
+        check_public_key(self.n, self.e)
 
     @property
     def bits(self) -> int:
@@ -107,6 +134,7 @@ class RSAPrivateKey:
     q: int
 
     def __post_init__(self) -> None:
+        check_public_key(self.n, self.e)
         if self.p * self.q != self.n:
             raise EncodingError("RSA private key: p·q ≠ n")
 
@@ -292,9 +320,13 @@ def verify(
 
 
 def generate_key(bits: int = 2048) -> RSAPrivateKey:
-    """A fresh RSA key (e = 65537) from ``cryptography``'s generator."""
+    """A fresh RSA key (e = 65537, 2048–4096 bits) from ``cryptography``'s generator."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    if not MIN_MODULUS_BITS <= bits <= MAX_MODULUS_BITS:
+        raise WeakRegistrarKey(
+            f"a registrar key has {MIN_MODULUS_BITS} to {MAX_MODULUS_BITS} bits, not {bits}"
+        )
     numbers = rsa.generate_private_key(65537, bits).private_numbers()
     pub = numbers.public_numbers
     return RSAPrivateKey(pub.n, pub.e, numbers.d, numbers.p, numbers.q)

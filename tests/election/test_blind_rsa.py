@@ -137,7 +137,71 @@ def test_pem_round_trip(key: RSAPrivateKey) -> None:
         blind_rsa.public_key_from_pem(blind_rsa.public_key_to_pem(key.public_key)) == key.public_key
     )
     with pytest.raises(EncodingError):
-        RSAPublicKey(2**1024 + 1, 4)
+        RSAPublicKey(2**2048 + 1, 4)
+
+
+def _weak_key(bits: int, e: int) -> tuple[int, bytes | None]:
+    """A real modulus of ``bits`` bits with exponent ``e``, and its PEM (OpenSSL cannot
+    encode e < 3, so there is none for e = 1)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    n = rsa.generate_private_key(65537, bits).public_key().public_numbers().n
+    if e < 3:
+        return n, None
+    pem = (
+        rsa.RSAPublicNumbers(e, n)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return n, pem
+
+
+@pytest.mark.parametrize(
+    ("bits", "e", "reason"),
+    [
+        (1024, 65537, "2048 to 4096 bits; this one has 1024"),
+        (2048, 3, "must be 65537, not 3"),
+        (2048, 1, "must be 65537, not 1"),
+        (2048, 65539, "must be 65537, not 65539"),
+    ],
+)
+def test_weak_registrar_keys_are_refused(bits: int, e: int, reason: str) -> None:
+    n, pem = _weak_key(bits, e)
+    if pem is not None:
+        with pytest.raises(blind_rsa.WeakRegistrarKey, match=reason):
+            blind_rsa.public_key_from_pem(pem)
+    with pytest.raises(blind_rsa.WeakRegistrarKey, match=reason):
+        RSAPublicKey(n, e)
+    with pytest.raises(blind_rsa.WeakRegistrarKey, match=reason):
+        RSAPrivateKey(n, e, 1, 1, n)  # no private key of a weak public key either
+
+
+def test_e_1_would_make_every_encoding_a_signature() -> None:
+    """Why e = 1 is refused: s = EM "verifies" for any message without the private key."""
+    good = blind_rsa.generate_key(2048).public_key
+    encoded = blind_rsa.emsa_pss_encode(Variant.IPPYO, b"any token", good.bits - 1, b"")
+    forged = encoded.rjust(good.size, b"\x00")
+    with pytest.raises(blind_rsa.WeakRegistrarKey):
+        RSAPublicKey(good.n, 1)
+    with pytest.raises(InvalidSignature):
+        blind_rsa.verify(good, Variant.IPPYO, b"any token", forged)
+
+
+@pytest.mark.parametrize("bits", [1024, 2047, 4097, 8192])
+def test_generate_key_makes_only_policy_keys(bits: int) -> None:
+    with pytest.raises(blind_rsa.WeakRegistrarKey):
+        blind_rsa.generate_key(bits)
+
+
+def test_boundary_sizes_are_accepted() -> None:
+    for bits in (2048, 4096):
+        n = (1 << (bits - 1)) | 1
+        assert RSAPublicKey(n, 65537).bits == bits
+    with pytest.raises(blind_rsa.WeakRegistrarKey):
+        RSAPublicKey((1 << 4096) | 1, 65537)
+    with pytest.raises(blind_rsa.WeakRegistrarKey, match="odd"):
+        RSAPublicKey(1 << 2047, 65537)
 
 
 @pytest.mark.parametrize("variant", list(Variant), ids=[v.rfc_name for v in Variant])
