@@ -14,6 +14,9 @@ Notation follows ``docs/protocol.md``: ``G`` the generator, ``K`` the election p
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Self
 
@@ -28,13 +31,45 @@ from election.primitives.group import (
     scalar_from_bytes,
     scalar_to_bytes,
 )
+from election.primitives.hashing import Part, encode
 
 _NEG_G = -G
 
 
-def _nonce(seed: bytes, *labels: str | int) -> int:
-    """A proof nonce derived from a secret seed (never 0)."""
-    return hash_to_scalar("ippyo/proof-nonce", seed, *labels) or 1
+_NONCE_KEY_TAG = "ippyo/proof-nonce-key/v2"
+_NONCE_TAG = "ippyo/proof-nonce/v2"
+
+
+class _Nonces:
+    """Deterministic proof nonces in the spirit of RFC 6979: a function of the prover's
+    secret(s), its seed, *and* the statement being proved, so that reusing a seed for another
+    statement (another tally, another ballot) gives unrelated nonces and reveals nothing.
+
+    ``key = SHA-256(encode(KEY_TAG, [[secret, ...], seed]))`` and nonce
+    ``k(label) = OS2IP(HMAC-SHA-512(key, encode(NONCE_TAG, [proof_tag, base_hash, context,
+    [statement...], [label...]]))) mod (N − 1) + 1`` — in ``[1, N)``, bias below 2^-256.
+    ``encode`` is :func:`election.primitives.hashing.encode`; docs/protocol.md has the bytes.
+    """
+
+    __slots__ = ("_key", "_prefix")
+
+    def __init__(
+        self,
+        secrets: Sequence[int],
+        seed: bytes,
+        proof_tag: str,
+        base_hash: bytes,
+        context: str,
+        statement: Sequence[Part],
+    ) -> None:
+        reduced: list[Part] = [x % N for x in secrets]
+        self._key = hashlib.sha256(encode(_NONCE_KEY_TAG, [reduced, seed])).digest()
+        self._prefix: list[Part] = [proof_tag, base_hash, context, list(statement)]
+
+    def scalar(self, *label: str | int) -> int:
+        msg = encode(_NONCE_TAG, [*self._prefix, list(label)])
+        wide = hmac.new(self._key, msg, hashlib.sha512).digest()
+        return int.from_bytes(wide, "big") % (N - 1) + 1
 
 
 # --- Schnorr: knowledge of x with X = x·G --------------------------------------------------
@@ -70,7 +105,7 @@ _SCHNORR = "ippyo/schnorr"
 def prove_schnorr(
     secret: int, public: Point, base_hash: bytes, context: str, seed: bytes
 ) -> SchnorrProof:
-    u = _nonce(seed, _SCHNORR, context)
+    u = _Nonces([secret], seed, _SCHNORR, base_hash, context, [public]).scalar()
     c = hash_to_scalar(_SCHNORR, base_hash, context, public, Point.base_times(u))
     return SchnorrProof(c, (u - c * secret) % N)
 
@@ -105,7 +140,7 @@ def prove_equal_logs(
     context: str,
     seed: bytes,
 ) -> ChaumPedersenProof:
-    u = _nonce(seed, _CP, context)
+    u = _Nonces([secret], seed, _CP, base_hash, context, [g1, y1, g2, y2]).scalar()
     a = g1 * u
     b = g2 * u
     c = hash_to_scalar(_CP, base_hash, context, g1, y1, g2, y2, a, b)
@@ -183,7 +218,10 @@ def prove_range(
     commitments: list[Point] = []
     challenges: list[int] = []
     responses: list[int] = []
-    u = _nonce(seed, _RANGE, context, "u")
+    nonces = _Nonces(
+        [nonce, value], seed, _RANGE, base_hash, context, [public_key, alpha, beta, lo, hi]
+    )
+    u = nonces.scalar("u")
     shifted = beta - Point.base_times(lo)  # β − j·G, advanced by −G per branch
     for j in range(lo, hi + 1):
         if j == value:
@@ -191,8 +229,8 @@ def prove_range(
             challenges.append(0)
             responses.append(0)
         else:
-            c_j = _nonce(seed, _RANGE, context, "c", j)
-            v_j = _nonce(seed, _RANGE, context, "v", j)
+            c_j = nonces.scalar("c", j)
+            v_j = nonces.scalar("v", j)
             a = Point.base_times(v_j) + alpha * c_j
             b = public_key * v_j + shifted * c_j
             challenges.append(c_j)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -10,9 +11,11 @@ from hypothesis import strategies as st
 
 from election.errors import InvalidProof
 from election.primitives.elgamal import encrypt
-from election.primitives.group import G, N, Point
+from election.primitives.group import G, N, Point, hash_to_scalar, inverse
 from election.primitives.proofs import (
+    ChaumPedersenProof,
     RangeProof,
+    SchnorrProof,
     prove_equal_logs,
     prove_range,
     prove_schnorr,
@@ -110,3 +113,83 @@ def test_no_honest_proof_out_of_range_and_forgery_fails() -> None:
         verify_range(honest, ct, K, 0, 1, BASE, "ctx")
     with pytest.raises(InvalidProof, match="branches"):
         verify_range(honest, ct, K, 0, 2, BASE, "ctx")
+
+
+# --- Nonce reuse: the old derivation (seed and position only) against the new one ----------
+def _old_nonce(seed: bytes, *labels: str | int) -> int:
+    """The derivation before issue 9: the statement was not an input."""
+    return hash_to_scalar("ippyo/proof-nonce", seed, *labels) or 1
+
+
+def _old_prove_equal_logs(
+    secret: int, g1: Point, y1: Point, g2: Point, y2: Point, base: bytes, context: str, seed: bytes
+) -> ChaumPedersenProof:
+    u = _old_nonce(seed, "ippyo/chaum-pedersen", context)
+    a, b = g1 * u, g2 * u
+    c = hash_to_scalar("ippyo/chaum-pedersen", base, context, g1, y1, g2, y2, a, b)
+    return ChaumPedersenProof(c, (u - c * secret) % N)
+
+
+def _share_from_two_proofs(p1: ChaumPedersenProof, p2: ChaumPedersenProof) -> int:
+    """If both proofs used one nonce u: v_i = u − c_i·x, so x = (v2 − v1)/(c1 − c2)."""
+    return (p2.response - p1.response) * inverse(p1.challenge - p2.challenge) % N
+
+
+def _decryption_share_proofs(
+    prover: Callable[..., ChaumPedersenProof], x: int, seed: bytes
+) -> tuple[ChaumPedersenProof, ChaumPedersenProof]:
+    """A trustee's proofs for two different tallies (α differs), same seed and position."""
+    X = Point.base_times(x)
+    proofs = []
+    for a in (1234567, 7654321):
+        A = Point.base_times(a)
+        proof = prover(x, G, X, A, A * x, BASE, "decrypt/trustee/1/contest/0/option/0", seed)
+        verify_equal_logs(proof, G, X, A, A * x, BASE, "decrypt/trustee/1/contest/0/option/0")
+        proofs.append(proof)
+    return proofs[0], proofs[1]
+
+
+def test_old_scheme_leaked_a_key_share_on_seed_reuse_and_the_new_one_does_not() -> None:
+    x = 0x1D5C0FFEE % N
+    X = Point.base_times(x)
+    old = _decryption_share_proofs(_old_prove_equal_logs, x, SEED)
+    assert Point.base_times(_share_from_two_proofs(*old)) == X  # the old scheme: share revealed
+    new = _decryption_share_proofs(prove_equal_logs, x, SEED)
+    assert new[0].challenge != new[1].challenge
+    guess = _share_from_two_proofs(*new)
+    assert guess != x and Point.base_times(guess) != X
+
+
+def _commitment_schnorr(proof: SchnorrProof, public: Point) -> Point:
+    return Point.base_times(proof.response) + public * proof.challenge
+
+
+def test_same_seed_other_statement_gives_other_commitments() -> None:
+    x, y = 1111, 2222
+    X, Y = Point.base_times(x), Point.base_times(y)
+    # Schnorr: another public key, another context, another base hash: other commitments.
+    h = _commitment_schnorr(prove_schnorr(x, X, BASE, "ctx", SEED), X)
+    assert h != _commitment_schnorr(prove_schnorr(y, Y, BASE, "ctx", SEED), Y)
+    assert h != _commitment_schnorr(prove_schnorr(x, X, OTHER_BASE, "ctx", SEED), X)
+    assert h != _commitment_schnorr(prove_schnorr(x, X, BASE, "ctx2", SEED), X)
+    assert h == _commitment_schnorr(prove_schnorr(x, X, BASE, "ctx", SEED), X)  # deterministic
+    # Chaum–Pedersen: same secret, same seed, another g2: the commitment a = u·G differs.
+    A1, A2 = Point.base_times(5), Point.base_times(6)
+    p1 = prove_equal_logs(x, G, X, A1, A1 * x, BASE, "ctx", SEED)
+    p2 = prove_equal_logs(x, G, X, A2, A2 * x, BASE, "ctx", SEED)
+    a1 = Point.base_times(p1.response) + X * p1.challenge
+    a2 = Point.base_times(p2.response) + X * p2.challenge
+    assert a1 != a2
+    # Range proofs: same nonce r, same seed, other value: other commitments (a_j per branch).
+    K = Point.base_times(999)
+    commits = []
+    for m in (0, 1):
+        ct = encrypt(m, 4242, K)
+        rp = prove_range(ct, m, 4242, K, 0, 1, BASE, "ctx", SEED)
+        commits.append(
+            [
+                Point.base_times(v) + ct.alpha * c
+                for c, v in zip(rp.challenges, rp.responses, strict=True)
+            ]
+        )
+    assert not set(commits[0]) & set(commits[1])
