@@ -17,7 +17,8 @@ and the voter's tracking code is its base32 form.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from election.context import ElectionContext
@@ -185,13 +186,56 @@ def contest_context(contest_index: int) -> str:
 
 
 def option_nonce(master_nonce: bytes, contest_index: int, option_index: int) -> int:
+    """The ElGamal nonce of one option: H("ippyo/ballot-nonce", master, contest, option) mod N,
+    with 0 replaced by 1 (docs/protocol.md)."""
     return hash_to_scalar("ippyo/ballot-nonce", master_nonce, contest_index, option_index) or 1
 
 
+def new_master_nonce(random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> bytes:
+    """A fresh 32-byte master nonce from the operating system's CSPRNG (``secrets``)."""
+    nonce = random_bytes(32)
+    if len(nonce) != 32:
+        raise EncodingError("the randomness source must return 32 bytes")
+    return nonce
+
+
 def encrypt_ballot(
+    context: ElectionContext, ballot: PlaintextBallot, master_nonce: bytes | None = None
+) -> EncryptedBallot:
+    """Encrypt a ballot with its proofs under a fresh master nonce: the recipe to use.
+
+    ``encrypt_ballot(ctx, ballot)`` draws the master nonce from ``secrets``. Passing one is the
+    older form, kept for existing callers; it is :func:`encrypt_ballot_with_nonce`.
+    A kiosk that offers the Benaloh challenge uses :func:`encrypt_ballot_challengeable`, which
+    also returns the nonce to reveal if the voter checks the ballot.
+    """
+    if master_nonce is None:
+        master_nonce = new_master_nonce()
+    return encrypt_ballot_with_nonce(context, ballot, master_nonce)
+
+
+def encrypt_ballot_challengeable(
+    context: ElectionContext,
+    ballot: PlaintextBallot,
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+) -> tuple[EncryptedBallot, bytes]:
+    """The encrypted ballot and its fresh master nonce (kept secret unless the ballot is
+    checked, then published so anyone can run :func:`open_challenged`)."""
+    master_nonce = new_master_nonce(random_bytes)
+    return encrypt_ballot_with_nonce(context, ballot, master_nonce), master_nonce
+
+
+def encrypt_ballot_with_nonce(
     context: ElectionContext, ballot: PlaintextBallot, master_nonce: bytes
 ) -> EncryptedBallot:
-    """Encrypt with proofs; every nonce derives from the 32-byte ``master_nonce``."""
+    """Encrypt with proofs; every nonce derives from the 32-byte ``master_nonce``.
+
+    The seam for tests and known-answer vectors. **The master nonce must be fresh and secret
+    for every ballot.** Every ElGamal nonce is ``option_nonce(master_nonce, contest, option)``,
+    so two ballots under one master nonce share their nonces and ``β_A − β_B = (m_A − m_B)·G``
+    shows where they differ. The proofs do not make it worse: their nonces also depend on the
+    ciphertext (see :mod:`election.primitives.proofs`), so they do not reveal the nonce r.
+    """
     if len(master_nonce) != 32:
         raise EncodingError("the master nonce is 32 bytes")
     manifest = context.manifest

@@ -14,13 +14,16 @@ from election.ballot import (
     EncryptedSelection,
     PlaintextBallot,
     encrypt_ballot,
+    encrypt_ballot_challengeable,
+    encrypt_ballot_with_nonce,
     open_challenged,
+    option_nonce,
     parse_tracking_code,
     tracking_code,
     verify_ballot,
 )
 from election.context import ElectionContext
-from election.errors import InvalidBallot
+from election.errors import EncodingError, InvalidBallot
 from election.keyceremony import Trustee
 from election.primitives.elgamal import (
     Ciphertext,
@@ -29,8 +32,9 @@ from election.primitives.elgamal import (
     encrypt,
     sum_ciphertexts,
 )
-from election.primitives.group import G, N, Point
-from election.primitives.proofs import prove_range
+from election.primitives.group import G, N, Point, hash_to_scalar, inverse
+from election.primitives.hashing import hash_bytes
+from election.primitives.proofs import RangeProof, prove_range, verify_range
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +222,91 @@ def test_encryption_refuses_nonces_outside_1_to_N(ctx: ElectionContext) -> None:
         with pytest.raises(InvalidNonce, match="must lie in"):
             encrypt(1, r, K)
     assert not encrypt(1, N - 1, K).alpha.is_identity
+
+
+def test_the_recipe_draws_a_fresh_master_nonce(ctx: ElectionContext) -> None:
+    plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m0"], "council": ["c1"]})
+    a, b = encrypt_ballot(ctx, plain), encrypt_ballot(ctx, plain)
+    verify_ballot(ctx, a)
+    verify_ballot(ctx, b)
+    assert a.ballot_hash != b.ballot_hash
+    fixed = bytes(range(32))
+    ballot, nonce = encrypt_ballot_challengeable(ctx, plain, lambda n: fixed[:n])
+    assert nonce == fixed
+    assert (
+        ballot == encrypt_ballot_with_nonce(ctx, plain, fixed) == encrypt_ballot(ctx, plain, fixed)
+    )
+    assert open_challenged(ctx, ballot, nonce) == plain
+    with pytest.raises(EncodingError, match="32 bytes"):
+        encrypt_ballot_challengeable(ctx, plain, lambda n: b"short")
+
+
+def _old_prove_01(
+    ct: Ciphertext, m: int, r: int, K: Point, base: bytes, context: str, seed: bytes
+) -> RangeProof:
+    """The 0/1 proof as made before issue 9: nonces from the seed and position only."""
+
+    def old(*labels: str | int) -> int:
+        return hash_to_scalar("ippyo/proof-nonce", seed, *labels) or 1
+
+    tag = "ippyo/range-proof"
+    u = old(tag, context, "u")
+    commitments, challenges, responses = [], [], []
+    for j in (0, 1):
+        if j == m:
+            a, b = Point.base_times(u), K * u
+            challenges.append(0)
+            responses.append(0)
+        else:
+            c_j, v_j = old(tag, context, "c", j), old(tag, context, "v", j)
+            a = Point.base_times(v_j) + ct.alpha * c_j
+            b = K * v_j + (ct.beta - Point.base_times(j)) * c_j
+            challenges.append(c_j)
+            responses.append(v_j)
+        commitments += (a, b)
+    c = hash_to_scalar(tag, base, context, K, ct.alpha, ct.beta, 0, 1, commitments)
+    challenges[m] = (c - sum(challenges)) % N
+    responses[m] = (u - challenges[m] * r) % N
+    return RangeProof(tuple(challenges), tuple(responses))
+
+
+def _vote_from_two_proofs(K: Point, a: EncryptedSelection, b: EncryptedSelection) -> int | None:
+    """An observer's attack on two options encrypted with one nonce r: if the proofs share a
+    nonce u, some pair of branches gives v_b − v_a = (c_a − c_b)·r. Returns the vote in ``a``."""
+    for ca, va in zip(a.proof.challenges, a.proof.responses, strict=True):
+        for cb, vb in zip(b.proof.challenges, b.proof.responses, strict=True):
+            if ca == cb:
+                continue
+            r = (vb - va) * inverse(ca - cb) % N
+            if Point.base_times(r) == a.ciphertext.alpha:
+                m_point = a.ciphertext.beta - K * r
+                return 1 if m_point == G else 0
+    return None
+
+
+def test_a_reused_master_nonce_does_not_reveal_votes_through_the_proofs(
+    ctx: ElectionContext,
+) -> None:
+    K, base = ctx.joint_public_key, ctx.base_hash
+    master = bytes(32 * [7])
+    a_plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m0"]})
+    b_plain = PlaintextBallot.from_choices(ctx.manifest, {"mayor": ["m1"]})
+    # The old scheme: the observer recovers r, then the vote, of an option that differs.
+    seed = hash_bytes("ippyo/ballot-proof-seed", master)
+    r = option_nonce(master, 0, 0)
+    old = []
+    for m in (1, 0):  # option m0: voted in ballot A, not in B
+        ct = encrypt(m, r, K)
+        proof = _old_prove_01(ct, m, r, K, base, "contest/0/option/0", seed)
+        verify_range(proof, ct, K, 0, 1, base, "contest/0/option/0")  # it was a valid proof
+        old.append(EncryptedSelection(ct, proof))
+    assert _vote_from_two_proofs(K, old[0], old[1]) == 1
+    assert _vote_from_two_proofs(K, old[1], old[0]) == 0
+    # The new scheme, through the real encryption: the same attack finds nothing.
+    a = encrypt_ballot_with_nonce(ctx, a_plain, master)
+    b = encrypt_ballot_with_nonce(ctx, b_plain, master)
+    for ci, (ca, cb) in enumerate(zip(a.contests, b.contests, strict=True)):
+        for oi, (sa, sb) in enumerate(zip(ca.selections, cb.selections, strict=True)):
+            assert sa.ciphertext.alpha == sb.ciphertext.alpha  # one r: the ElGamal nonce is reused
+            assert _vote_from_two_proofs(K, sa, sb) is None, (ci, oi)
+    assert a.contests[0].selections[0] != b.contests[0].selections[0]
