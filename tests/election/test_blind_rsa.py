@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -224,3 +225,47 @@ def test_openssl_verifies_our_signatures(key: RSAPrivateKey, variant: Variant) -
         public.verify(sig, prepared, pss, algorithm)
         with pytest.raises(OpenSSLInvalid):
             public.verify(sig, prepared + b"!", pss, algorithm)
+
+
+# --- Wycheproof: RSASSA-PSS, SHA-256, MGF1-SHA-256, salt length 0 ---------------------------
+_WYCHEPROOF = json.loads(
+    (Path(__file__).parent / "vectors" / "rsa_pss_2048_sha256_mgf1_0_test.json").read_text()
+)
+_WP_GROUPS = _WYCHEPROOF["testGroups"]
+_WP_CASES = [(group, case) for group in _WP_GROUPS for case in group["tests"]]
+
+
+def test_wycheproof_file_is_the_variant_we_deploy() -> None:
+    assert _WYCHEPROOF["algorithm"] == "RSASSA-PSS"
+    assert len(_WP_CASES) == _WYCHEPROOF["numberOfTests"] == 103
+    for group in _WP_GROUPS:
+        assert (group["sha"], group["mgf"], group["mgfSha"], group["sLen"]) == (
+            "SHA-256",
+            "MGF1",
+            "SHA-256",
+            0,
+        )
+    assert Variant.IPPYO.value == ("sha256", 0, False)  # RSABSSA-SHA256-PSSZERO-Deterministic
+    # Every vector is "valid" or "invalid": this file has no "acceptable" case to decide.
+    results = {case["result"] for _, case in _WP_CASES}
+    assert results == {"valid", "invalid"}
+
+
+@pytest.mark.parametrize(
+    ("group", "case"), _WP_CASES, ids=[f"tc{c['tcId']}-{c['result']}" for _, c in _WP_CASES]
+)
+def test_wycheproof_rsa_pss_sha256_salt0(group: dict[str, Any], case: dict[str, Any]) -> None:
+    """The blind-RSA verifier (the final step of RSABSSA-SHA256-PSSZERO is RSASSA-PSS-VERIFY
+    with salt length 0 over the prepared message, here the message itself) accepts every
+    "valid" vector and refuses every "invalid" one with InvalidSignature."""
+    key = RSAPublicKey(
+        int(group["publicKey"]["modulus"], 16), int(group["publicKey"]["publicExponent"], 16)
+    )
+    msg, sig = bytes.fromhex(case["msg"]), bytes.fromhex(case["sig"])
+    prepared = blind_rsa.prepare(Variant.IPPYO, msg)
+    if case["result"] == "valid":
+        blind_rsa.verify(key, Variant.IPPYO, prepared, sig)
+    else:
+        assert case["result"] == "invalid"
+        with pytest.raises(InvalidSignature):
+            blind_rsa.verify(key, Variant.IPPYO, prepared, sig)
