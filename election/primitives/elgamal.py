@@ -20,8 +20,8 @@ class InvalidNonce(ValueError):
 
 class InvalidCiphertext(EncodingError):
     """A ciphertext no honest encryption produces: α = r·G is the identity, so r = 0 and β = m·G
-    shows the plaintext. Raised by :func:`check_ciphertext` (and so by every proof verifier
-    that takes a ciphertext, and by the ballot decoder)."""
+    shows the plaintext. Raised by :func:`check_ciphertext` and ``from_bytes(strict=True)``
+    (the ballot decoder); the range-proof verifier turns it into ``InvalidProof``."""
 
 
 @dataclass(frozen=True, slots=True)
