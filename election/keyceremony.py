@@ -54,7 +54,8 @@ class Announcement:
     commitments: tuple[Point, ...]
     """A_{i,l} = a_{i,l}·G for l = 0..k−1."""
     proofs: tuple[SchnorrProof, ...]
-    """Knowledge of each a_{i,l}, context ``trustee/i/coefficient/l``."""
+    """k + 1 proofs: knowledge of each a_{i,l} (context ``trustee/i/coefficient/l``), then of
+    the auxiliary secret key (``trustee/i/aux-key``); base hash :func:`announcement_hash`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +113,16 @@ class Trustee:
 
     def announce(self) -> Announcement:
         commitments = tuple(Point.base_times(a) for a in self._coefficients)
-        proofs = tuple(
-            prove_schnorr(a, A, self.ceremony, f"trustee/{self.index}/coefficient/{l}", self._seed)
+        aux = Point.base_times(self._aux_secret)
+        bound = announcement_hash(self.ceremony, self.index, aux)
+        proofs = [
+            prove_schnorr(a, A, bound, f"trustee/{self.index}/coefficient/{l}", self._seed)
             for l, (a, A) in enumerate(zip(self._coefficients, commitments, strict=True))  # noqa: E741
+        ]
+        proofs.append(
+            prove_schnorr(self._aux_secret, aux, bound, f"trustee/{self.index}/aux-key", self._seed)
         )
-        return Announcement(self.index, Point.base_times(self._aux_secret), commitments, proofs)
+        return Announcement(self.index, aux, commitments, tuple(proofs))
 
     def _poly(self, x: int) -> int:
         result = 0
@@ -228,19 +234,31 @@ def _open_share(share: EncryptedShare, shared: Point, ceremony: bytes, dealer: A
     return value
 
 
+def announcement_hash(ceremony: bytes, trustee: int, aux_public_key: Point) -> bytes:
+    """What trustee i's proofs bind to: the ceremony, i and i's share encryption key."""
+    return hash_bytes("ippyo/announcement", ceremony, trustee, aux_public_key)
+
+
 def verify_announcement(announcement: Announcement, ceremony: bytes, quorum: int) -> None:
+    """k Schnorr proofs (one per coefficient) and one for the share encryption key, all bound
+    to :func:`announcement_hash`, so the key cannot be swapped after the fact."""
     i = announcement.trustee
-    if len(announcement.commitments) != quorum or len(announcement.proofs) != quorum:
-        raise CeremonyError(f"trustee {i} must commit to exactly {quorum} coefficients")
+    if len(announcement.commitments) != quorum or len(announcement.proofs) != quorum + 1:
+        raise CeremonyError(
+            f"trustee {i} must commit to exactly {quorum} coefficients with {quorum + 1} proofs"
+        )
     if announcement.aux_public_key.is_identity or any(
         c.is_identity for c in announcement.commitments
     ):
         raise CeremonyError(f"trustee {i} published the identity as a key or commitment")
-    for l, (commitment, proof) in enumerate(  # noqa: E741
-        zip(announcement.commitments, announcement.proofs, strict=True)
-    ):
+    bound = announcement_hash(ceremony, i, announcement.aux_public_key)
+    statements = [
+        (commitment, f"trustee/{i}/coefficient/{l}")
+        for l, commitment in enumerate(announcement.commitments)  # noqa: E741
+    ] + [(announcement.aux_public_key, f"trustee/{i}/aux-key")]
+    for (public, context), proof in zip(statements, announcement.proofs, strict=True):
         try:
-            verify_schnorr(proof, commitment, ceremony, f"trustee/{i}/coefficient/{l}")
+            verify_schnorr(proof, public, bound, context)
         except InvalidProof as exc:
             raise CeremonyError(f"trustee {i}: {exc}") from exc
 

@@ -431,7 +431,7 @@ def _ceremony(
             for j, c in enumerate(_list(a["commitments"], f"{q}.commitments", quorum))
         )
         proofs = []
-        for j, pr in enumerate(_list(a["proofs"], f"{q}.proofs", quorum)):
+        for j, pr in enumerate(_list(a["proofs"], f"{q}.proofs", quorum + 1)):
             data = _hex(pr, f"{q}.proofs[{j}]", 64)
             proofs.append(_decode_bytes(f"{q}.proofs[{j}]", SchnorrProof.from_bytes, data))
         announcements.append(

@@ -371,6 +371,20 @@ CHECKED: list[tuple[str, Callable[[Builder], E], str]] = [
     ),
     ("same aux key", lambda b: _same_aux_key, "ceremony transcript complete"),
     (
+        "aux key swapped",
+        lambda b: lambda r: r["ceremony"]["announcements"][3].update(aux_public_key=(G * 7).hex()),
+        "key ceremony",
+    ),
+    (
+        "aux key proof dropped",
+        lambda b: (
+            lambda r: r["ceremony"]["announcements"][0]["proofs"].__setitem__(
+                3, r["ceremony"]["announcements"][0]["proofs"][0]
+            )
+        ),
+        "key ceremony",
+    ),
+    (
         "schnorr proof",
         lambda b: (
             lambda r: r["ceremony"]["announcements"][2]["proofs"].__setitem__(
