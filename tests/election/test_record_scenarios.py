@@ -169,3 +169,52 @@ def test_without_revote_the_first_valid_counts(
 def test_hash_inputs_are_documented(manifest: Manifest) -> None:
     # docs/election-record.md: election_id = H("ippyo/election-id", canonical manifest JSON)
     assert manifest.election_id == hash_bytes("ippyo/election-id", manifest.canonical_bytes())
+
+
+def _enc(item: object) -> bytes:
+    """The canonical encoding as docs/election-record.md states it (written independently)."""
+    if isinstance(item, bytes):
+        return b"\x01" + len(item).to_bytes(4, "big") + item
+    if isinstance(item, str):
+        data = item.encode()
+        return b"\x02" + len(data).to_bytes(4, "big") + data
+    if isinstance(item, int):
+        return b"\x03" + item.to_bytes(32, "big")
+    if isinstance(item, Point):
+        return b"\x04" + (33).to_bytes(4, "big") + item.to_bytes()
+    raise TypeError(item)
+
+
+def test_documented_hash_inputs(manifest: Manifest, registrar_key: blind_rsa.RSAPrivateKey) -> None:
+    import base64
+    import hashlib
+
+    b = Builder(manifest, registrar_key)
+    cast = b.vote(0, MAYOR)
+    raw = _raw(b)
+    canonical = json.dumps(
+        raw["manifest"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    assert raw["manifest_hash"] == hashlib.sha256(canonical).hexdigest()
+    eid = hashlib.sha256(_enc("ippyo/election-id") + _enc(canonical)).digest()
+    assert raw["election_id"] == eid.hex()
+    n, e = int(raw["registrar_key"]["n"], 16), raw["registrar_key"]["e"]
+    parts = [
+        "ippyo/base-hash",
+        1,
+        eid,
+        5,
+        3,
+        Point.from_hex(raw["joint_public_key"]),
+        n.to_bytes((n.bit_length() + 7) // 8, "big"),
+        e.to_bytes((e.bit_length() + 7) // 8, "big"),
+        0,
+        raw["chain"]["chain_id"],
+        bytes.fromhex(raw["chain"]["contract"][2:]),
+    ]
+    assert raw["base_hash"] == hashlib.sha256(b"".join(_enc(p) for p in parts)).hexdigest()
+    digest = hashlib.sha256(cast.ballot).digest()
+    code = base64.b32encode(digest).decode().rstrip("=")
+    assert raw["ballots"][0]["tracking_code"] == "-".join(
+        code[i : i + 4] for i in range(0, len(code), 4)
+    )
