@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from election.context import ElectionContext
 from election.keyceremony import Announcement, Complaint, EncryptedShare
@@ -79,7 +80,7 @@ class ElectionRecord:
             self.revote_allowed,
         )
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         from election.record.codec import record_to_dict
 
         return record_to_dict(self)
