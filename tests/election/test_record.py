@@ -414,3 +414,13 @@ def test_alteration_fails_named_check(
     report = error.report
     assert report is not None
     assert check in report.failed(), report.summary()  # type: ignore[attr-defined]
+
+
+def test_every_check_is_a_line_of_the_doc() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "election-record.md").read_text()
+    section = doc.split("## What the verifier checks", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"^\d+\. \*\*(.+?)\*\*", section, flags=re.M)
+    assert named == list(CHECKS)
