@@ -17,7 +17,13 @@ from election.record.model import (
     ChallengedBallot,
     ElectionRecord,
 )
-from election.record.verify import CHECKS, Check, VerificationReport, verify_record
+from election.record.verify import (
+    CHECKS,
+    Check,
+    VerificationReport,
+    verify_against_chain,
+    verify_record,
+)
 
 __all__ = [
     "CHECKS",
@@ -31,5 +37,6 @@ __all__ = [
     "record_from_dict",
     "record_from_json",
     "record_to_dict",
+    "verify_against_chain",
     "verify_record",
 ]

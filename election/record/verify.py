@@ -307,4 +307,49 @@ def _fmt(counts: Sequence[Sequence[int]]) -> str:
     return "/".join(",".join(str(n) for n in row) for row in counts)
 
 
-__all__ = ["CHECKS", "Check", "ElectionContext", "VerificationReport", "verify_record"]
+__all__ = [
+    "CHECKS",
+    "Check",
+    "ElectionContext",
+    "VerificationReport",
+    "verify_against_chain",
+    "verify_record",
+]
+
+
+def verify_against_chain(
+    record: ElectionRecord,
+    ballot_count: int,
+    checked_count: int,
+    cast_events: Sequence[tuple[int, bytes]],
+    checked_events: Sequence[tuple[int, bytes]],
+) -> Check:
+    """The "chain anchor" check, for a verifier that can read the chain (``--rpc``).
+
+    ``ballot_count``/``checked_count`` are the contract's ``ballotCount``/``challengedCount``
+    at ``record.anchor.last_block``; the events are (seq, ballot hash) of every BallotCast and
+    BallotChallenged event from ``first_block`` to ``last_block``. With the record's own
+    "sequence numbers" check this proves that no ballot is missing, added or renumbered.
+    """
+    c = Check("chain anchor")
+    anchor = record.anchor
+    if (anchor.ballot_count, anchor.checked_count) != (ballot_count, checked_count):
+        c.failures.append(
+            f"the record anchors {anchor.ballot_count} ballots and {anchor.checked_count} checked "
+            f"ballots; the chain holds {ballot_count} and {checked_count}"
+        )
+    for label, listed, events in (
+        ("ballot", [(b.seq, b.ballot_hash) for b in record.ballots], cast_events),
+        ("checked ballot", [(ch.seq, ch.ballot_hash) for ch in record.challenged], checked_events),
+    ):
+        on_chain = dict(events)
+        in_record = dict(listed)
+        for seq in sorted(set(on_chain) | set(in_record)):
+            if seq not in in_record:
+                c.failures.append(f"{label} #{seq} is on the chain but not in the record")
+            elif seq not in on_chain:
+                c.failures.append(f"{label} #{seq} is in the record but not on the chain")
+            elif on_chain[seq] != in_record[seq]:
+                c.failures.append(f"{label} #{seq} has another hash on the chain")
+        c.count += len(events)
+    return c

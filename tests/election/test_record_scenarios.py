@@ -218,3 +218,23 @@ def test_documented_hash_inputs(manifest: Manifest, registrar_key: blind_rsa.RSA
     assert raw["ballots"][0]["tracking_code"] == "-".join(
         code[i : i + 4] for i in range(0, len(code), 4)
     )
+
+
+def test_against_the_chain(manifest: Manifest, registrar_key: blind_rsa.RSAPrivateKey) -> None:
+    from election.record import verify_against_chain
+
+    b = Builder(manifest, registrar_key)
+    b.vote(0, MAYOR)
+    b.vote(1, OTHER)
+    b.challenge(OTHER)
+    record = b.record()
+    events = [(c.seq, c.ballot_hash) for c in b.cast]
+    checked = [(c.seq, c.ballot_hash) for c in b.challenged]
+    assert verify_against_chain(record, 2, 1, events, checked).ok
+    # a ballot the chain holds that the record (consistently renumbered) dropped
+    extra = b.vote(2, MAYOR)
+    late = verify_against_chain(record, 3, 1, [*events, (extra.seq, extra.ballot_hash)], checked)
+    assert not late.ok and "ballot #2 is on the chain but not in the record" in late.failures[-1]
+    # a checked ballot replaced in the record by another one
+    swapped = verify_against_chain(record, 2, 1, events, [(0, b"\x00" * 32)])
+    assert "checked ballot #0 has another hash on the chain" in swapped.failures
