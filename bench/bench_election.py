@@ -28,6 +28,7 @@ from election.manifest import manifest_from_dict
 from election.primitives import blind_rsa
 from election.primitives.elgamal import DiscreteLog
 from election.primitives.group import Point
+from election.record import ChainAnchor, ElectionRecord, record_from_json, verify_record
 from election.tally import combine, compute_decryption_share, tally_ballots
 from election.token import blind_token, finalize_token, sign_binding
 from election.validity import CastBallot, select_ballots
@@ -63,7 +64,8 @@ _STATE: dict[str, Any] = {}
 
 def _setup(shape: str) -> tuple[ElectionContext, list[Any], blind_rsa.RSAPrivateKey]:
     m = manifest_for(shape)
-    trustees, _, _, _, result = run_ceremony(m.election_id, 5, 3)
+    trustees, ann, dealt, complaints, result = run_ceremony(m.election_id, 5, 3)
+    _STATE["transcript"] = (tuple(ann), tuple(dealt), tuple(complaints))
     key = blind_rsa.generate_key(2048)
     ctx = ElectionContext(m, 5, 3, result.joint_public_key, key.public_key, 1337, b"\x42" * 20)
     return ctx, trustees, key
@@ -112,6 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ballots", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=200, help="ballots timed one by one")
+    parser.add_argument(
+        "--record-ballots", type=int, default=2000, help="ballots in the timed election record"
+    )
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     cores = os.cpu_count() or 1
@@ -200,6 +205,56 @@ def main() -> None:
             cores=cores,
             projection_200k_min_per_core=round(200_000 / per_core / 60, 1),
             projection_200k_min_all_cores=round(200_000 / (len(cast) / parallel_s) / 60, 1),
+        )
+
+        # The whole record: export, strict parse and every named check, on a prefix of the
+        # ballots (verify_record re-runs the validity rules, so this costs verify_s again).
+        subset = cast[: args.record_ballots]
+        ann, dealt, complaints = _STATE["transcript"]
+        sel = select_ballots(ctx, subset)
+        sub_tally = tally_ballots(ctx, [b for _, b in sel.counted])
+        sub_shares = tuple(
+            compute_decryption_share(
+                ctx, t.index, t.secret_share, sub_tally, secrets.token_bytes(32)
+            )
+            for t in trustees[:3]
+        )
+        record = ElectionRecord(
+            ctx.manifest,
+            5,
+            3,
+            False,
+            ctx.chain_id,
+            ctx.contract_address,
+            ctx.registrar_key,
+            ann,
+            dealt,
+            complaints,
+            ctx.joint_public_key,
+            tuple(subset),
+            ChainAnchor(len(subset), 0, 1, 2),
+            (),
+            sel.excluded,
+            sub_tally,
+            sub_shares,
+            combine(ctx, sub_tally, sub_shares),
+        )
+        data = record.to_json()
+        t0 = time.perf_counter()
+        parsed = record_from_json(data)
+        parse_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        verify_record(parsed)
+        record_s = time.perf_counter() - t0
+        emit(
+            rows,
+            figure="verify_record",
+            shape=shape,
+            ballots=len(subset),
+            record_bytes=len(data),
+            parse_s=round(parse_s, 2),
+            verify_s=round(record_s, 2),
+            per_ballot_ms=round((parse_s + record_s) / len(subset) * 1e3, 2),
         )
 
     print("\nfigure                       shape     value")

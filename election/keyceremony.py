@@ -54,7 +54,8 @@ class Announcement:
     commitments: tuple[Point, ...]
     """A_{i,l} = a_{i,l}·G for l = 0..k−1."""
     proofs: tuple[SchnorrProof, ...]
-    """Knowledge of each a_{i,l}, context ``trustee/i/coefficient/l``."""
+    """k + 1 proofs: knowledge of each a_{i,l} (context ``trustee/i/coefficient/l``), then of
+    the auxiliary secret key (``trustee/i/aux-key``); base hash :func:`announcement_hash`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +113,16 @@ class Trustee:
 
     def announce(self) -> Announcement:
         commitments = tuple(Point.base_times(a) for a in self._coefficients)
-        proofs = tuple(
-            prove_schnorr(a, A, self.ceremony, f"trustee/{self.index}/coefficient/{l}", self._seed)
+        aux = Point.base_times(self._aux_secret)
+        bound = announcement_hash(self.ceremony, self.index, aux)
+        proofs = [
+            prove_schnorr(a, A, bound, f"trustee/{self.index}/coefficient/{l}", self._seed)
             for l, (a, A) in enumerate(zip(self._coefficients, commitments, strict=True))  # noqa: E741
+        ]
+        proofs.append(
+            prove_schnorr(self._aux_secret, aux, bound, f"trustee/{self.index}/aux-key", self._seed)
         )
-        return Announcement(self.index, Point.base_times(self._aux_secret), commitments, proofs)
+        return Announcement(self.index, aux, commitments, tuple(proofs))
 
     def _poly(self, x: int) -> int:
         result = 0
@@ -148,15 +154,25 @@ class Trustee:
         by_index = {a.trustee: a for a in announcements}
         complaints = []
         self._received = {self.index: self._poly(self.index)}
+        mine: dict[int, list[EncryptedShare]] = {}
         for share in shares:
             if share.recipient != self.index:
                 continue
-            dealer = by_index.get(share.dealer)
-            if dealer is None:
+            if share.dealer not in by_index:
                 raise CeremonyError(f"share from unknown trustee {share.dealer}")
+            mine.setdefault(share.dealer, []).append(share)
+        for index in sorted(by_index):
+            if index == self.index:
+                continue
+            dealer = by_index[index]
             shared = dealer.aux_public_key * self._aux_secret
+            received = mine.get(index, [])
             try:
-                value = _open_share(share, shared, self.ceremony, dealer)
+                # A withheld share (or several for one pair) is a dealer's failure too: the
+                # complaint is decided publicly from the transcript (no share → upheld).
+                if len(received) != 1:
+                    raise InvalidShare(f"trustee {index} sent {len(received)} shares, not 1")
+                value = _open_share(received[0], shared, self.ceremony, dealer)
             except InvalidShare:
                 proof = prove_equal_logs(
                     self._aux_secret,
@@ -165,12 +181,12 @@ class Trustee:
                     dealer.aux_public_key,
                     shared,
                     self.ceremony,
-                    f"complaint/{self.index}/{share.dealer}",
+                    f"complaint/{self.index}/{index}",
                     self._seed,
                 )
-                complaints.append(Complaint(self.index, share.dealer, shared, proof))
+                complaints.append(Complaint(self.index, index, shared, proof))
                 continue
-            self._received[share.dealer] = value
+            self._received[index] = value
         return complaints
 
     def finish(self, qualified: Iterable[int]) -> Point:
@@ -218,19 +234,31 @@ def _open_share(share: EncryptedShare, shared: Point, ceremony: bytes, dealer: A
     return value
 
 
+def announcement_hash(ceremony: bytes, trustee: int, aux_public_key: Point) -> bytes:
+    """What trustee i's proofs bind to: the ceremony, i and i's share encryption key."""
+    return hash_bytes("ippyo/announcement", ceremony, trustee, aux_public_key)
+
+
 def verify_announcement(announcement: Announcement, ceremony: bytes, quorum: int) -> None:
+    """k Schnorr proofs (one per coefficient) and one for the share encryption key, all bound
+    to :func:`announcement_hash`, so the key cannot be swapped after the fact."""
     i = announcement.trustee
-    if len(announcement.commitments) != quorum or len(announcement.proofs) != quorum:
-        raise CeremonyError(f"trustee {i} must commit to exactly {quorum} coefficients")
+    if len(announcement.commitments) != quorum or len(announcement.proofs) != quorum + 1:
+        raise CeremonyError(
+            f"trustee {i} must commit to exactly {quorum} coefficients with {quorum + 1} proofs"
+        )
     if announcement.aux_public_key.is_identity or any(
         c.is_identity for c in announcement.commitments
     ):
         raise CeremonyError(f"trustee {i} published the identity as a key or commitment")
-    for l, (commitment, proof) in enumerate(  # noqa: E741
-        zip(announcement.commitments, announcement.proofs, strict=True)
-    ):
+    bound = announcement_hash(ceremony, i, announcement.aux_public_key)
+    statements = [
+        (commitment, f"trustee/{i}/coefficient/{l}")
+        for l, commitment in enumerate(announcement.commitments)  # noqa: E741
+    ] + [(announcement.aux_public_key, f"trustee/{i}/aux-key")]
+    for (public, context), proof in zip(statements, announcement.proofs, strict=True):
         try:
-            verify_schnorr(proof, commitment, ceremony, f"trustee/{i}/coefficient/{l}")
+            verify_schnorr(proof, public, bound, context)
         except InvalidProof as exc:
             raise CeremonyError(f"trustee {i}: {exc}") from exc
 
@@ -273,6 +301,54 @@ def complaint_upheld(
     return False
 
 
+def transcript_gaps(
+    trustees: int,
+    shares: Sequence[EncryptedShare],
+    complaints: Sequence[Complaint],
+    upheld: Iterable[tuple[int, int]] = (),
+) -> list[str]:
+    """What makes a transcript incomplete or malformed; empty when it is whole.
+
+    Every dealer i must send exactly one share to every other trustee j (12-byte nonce,
+    48-byte ciphertext: 32-byte scalar + 16-byte tag), unless j's complaint against i was
+    upheld (``upheld`` holds (accuser, accused) pairs). No share names an unknown trustee or
+    goes to its own dealer; no pair is complained about twice.
+    """
+    gaps: list[str] = []
+    upheld_pairs = set(upheld)
+    seen: dict[tuple[int, int], int] = {}
+    for s in shares:
+        pair = (s.dealer, s.recipient)
+        if not (1 <= s.dealer <= trustees and 1 <= s.recipient <= trustees):
+            gaps.append(f"share {s.dealer}→{s.recipient} names an unknown trustee")
+            continue
+        if s.dealer == s.recipient:
+            gaps.append(f"share {s.dealer}→{s.recipient} is addressed to its own dealer")
+        if len(s.nonce) != 12 or len(s.ciphertext) != 48:
+            gaps.append(
+                f"share {s.dealer}→{s.recipient} must have a 12-byte nonce and a 48-byte ciphertext"
+            )
+        seen[pair] = seen.get(pair, 0) + 1
+    for pair, count in sorted(seen.items()):
+        if count > 1:
+            gaps.append(f"share {pair[0]}→{pair[1]} appears {count} times")
+    complained: set[tuple[int, int]] = set()
+    for c in complaints:
+        if (c.accuser, c.accused) in complained:
+            gaps.append(f"trustee {c.accuser} complains twice about trustee {c.accused}")
+        complained.add((c.accuser, c.accused))
+    for dealer in range(1, trustees + 1):
+        for recipient in range(1, trustees + 1):
+            if dealer == recipient or (dealer, recipient) in seen:
+                continue
+            if (recipient, dealer) not in upheld_pairs:
+                gaps.append(
+                    f"trustee {dealer} sent no share to trustee {recipient} and no upheld "
+                    "complaint resolves it"
+                )
+    return gaps
+
+
 @dataclass(frozen=True, slots=True)
 class CeremonyResult:
     qualified: tuple[int, ...]
@@ -296,9 +372,15 @@ def verify_transcript(
         raise CeremonyError(f"announcements must come from trustees 1..{trustees}, got {indices}")
     for announcement in announcements:
         verify_announcement(announcement, ceremony, quorum)
-    disqualified = {
-        c.accused for c in complaints if complaint_upheld(c, announcements, shares, ceremony)
-    }
+    upheld = [
+        (c.accuser, c.accused)
+        for c in complaints
+        if complaint_upheld(c, announcements, shares, ceremony)
+    ]
+    gaps = transcript_gaps(trustees, shares, complaints, upheld)
+    if gaps:
+        raise CeremonyError(gaps[0])
+    disqualified = {accused for _, accused in upheld}
     qualified = tuple(i for i in indices if i not in disqualified)
     if len(qualified) < quorum:
         raise CeremonyError(f"only {len(qualified)} trustees qualified; the quorum is {quorum}")
@@ -312,19 +394,27 @@ def verify_transcript(
 
 
 def run_ceremony(
-    election_id: bytes, trustees: int, quorum: int, *, cheat: tuple[int, int] | None = None
+    election_id: bytes,
+    trustees: int,
+    quorum: int,
+    *,
+    cheat: tuple[int, int] | None = None,
+    withhold: tuple[int, int] | None = None,
 ) -> tuple[
     list[Trustee], list[Announcement], list[EncryptedShare], list[Complaint], CeremonyResult
 ]:
     """Run every step in one process (demo, tests).
 
-    ``cheat=(dealer, victim)`` makes one dealer send one bad share.
+    ``cheat=(dealer, victim)`` makes one dealer send one bad share; ``withhold=(dealer,
+    victim)`` makes one dealer send the victim no share at all (the victim complains publicly).
     """
     people = [Trustee(i, trustees, quorum, election_id) for i in range(1, trustees + 1)]
     if cheat is not None:
         people[cheat[0] - 1].corrupt_share_for(cheat[1])
     announcements = [t.announce() for t in people]
     shares = [s for t in people for s in t.deal(announcements)]
+    if withhold is not None:
+        shares = [s for s in shares if (s.dealer, s.recipient) != withhold]
     complaints = [c for t in people for c in t.receive(announcements, shares)]
     result = verify_transcript(election_id, trustees, quorum, announcements, shares, complaints)
     for t in people:

@@ -102,6 +102,14 @@ def _require(data: Mapping[str, Any], key: str, path: str) -> Any:
     return data[key]
 
 
+def _known(data: Mapping[str, Any], keys: set[str], path: str) -> None:
+    """Refuse fields this version does not define (a dropped field would change nothing)."""
+    unknown = sorted(str(k) for k in set(data) - keys)
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise ManifestError(f"{where}: unknown field")
+
+
 def _text(value: Any, path: str) -> str:
     if not isinstance(value, str):
         raise ManifestError(f"{path}: must be text")
@@ -117,6 +125,7 @@ def _names(data: Mapping[str, Any], key: str, path: str) -> tuple[str, str]:
     where = f"{path}.{key}" if path else key
     if not isinstance(names, Mapping):
         raise ManifestError(f"{where}: must be an object with 'ja' and 'en'")
+    _known(names, {"ja", "en"}, where)
     return (
         _text(_require(names, "ja", where), f"{where}.ja"),
         _text(_require(names, "en", where), f"{where}.en"),
@@ -139,6 +148,7 @@ def manifest_from_dict(data: Mapping[str, Any]) -> Manifest:
     """Parse and validate a manifest; raises :class:`ManifestError` naming the bad field."""
     if not isinstance(data, Mapping):
         raise ManifestError("manifest: must be an object")
+    _known(data, {"id", "name", "municipality", "date", "contests"}, "")
     label = _ident(_require(data, "id", ""), "id")
     name_ja, name_en = _names(data, "name", "")
     muni_ja, muni_en = _names(data, "municipality", "")
@@ -156,6 +166,8 @@ def manifest_from_dict(data: Mapping[str, Any]) -> Manifest:
     seen_contests: set[str] = set()
     for i, raw in enumerate(raw_contests):
         path = f"contests[{i}]"
+        if isinstance(raw, Mapping):
+            _known(raw, {"id", "title", "min", "max", "options"}, path)
         cid = _ident(_require(raw, "id", path), f"{path}.id")
         if cid in seen_contests:
             raise ManifestError(f"{path}.id: '{cid}' is used twice")
@@ -170,6 +182,8 @@ def manifest_from_dict(data: Mapping[str, Any]) -> Manifest:
         seen_options: set[str] = set()
         for j, raw_option in enumerate(raw_options):
             opath = f"{path}.options[{j}]"
+            if isinstance(raw_option, Mapping):
+                _known(raw_option, {"id", "name"}, opath)
             oid = _ident(_require(raw_option, "id", opath), f"{opath}.id")
             if oid in seen_options:
                 raise ManifestError(f"{opath}.id: '{oid}' is used twice in this contest")

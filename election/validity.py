@@ -2,14 +2,15 @@
 
 A ballot cast on chain counts only if its token carries the registrar's signature, the token
 key signed this very ballot for this chain and contract, the ballot decodes for this election,
-every proof verifies, and it is its token's only ballot (or, where the election allows
-re-voting, its token's latest). Every other ballot is listed with a stable reason code and a
-message — never dropped silently.
+no ciphertext has α = identity (nonce 0), every proof verifies, it was not checked
+(challenged), and it is its token's first valid ballot (or, where the election allows
+re-voting, its token's latest valid ballot). Every other ballot is listed with a stable reason
+code and a message — never dropped silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from election.ballot import EncryptedBallot, verify_ballot
@@ -25,6 +26,8 @@ MALFORMED = "malformed"
 BAD_PROOF = "bad_proof"
 DUPLICATE_TOKEN = "duplicate_token"
 SUPERSEDED = "superseded"
+CHALLENGED = "challenged"
+ZERO_NONCE = "zero_nonce"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,13 @@ def check_cast_ballot(context: ElectionContext, cast: CastBallot) -> EncryptedBa
         ballot = EncryptedBallot.from_bytes(cast.ballot, context.manifest)
     except InvalidBallot as exc:
         raise InvalidBallot(f"{MALFORMED}: {exc}") from exc
+    for contest, enc in zip(context.manifest.contests, ballot.contests, strict=True):
+        for option, sel in zip(contest.options, enc.selections, strict=True):
+            if sel.ciphertext.alpha.is_identity:
+                raise InvalidBallot(
+                    f"{ZERO_NONCE}: {contest.id}/{option.id} has α = identity (nonce 0), "
+                    "so anyone can read the vote"
+                )
     try:
         verify_ballot(context, ballot)
     except InvalidBallot as exc:
@@ -90,25 +100,59 @@ def check_cast_ballot(context: ElectionContext, cast: CastBallot) -> EncryptedBa
     return ballot
 
 
-def select_ballots(context: ElectionContext, cast: Sequence[CastBallot]) -> Selection:
+def select_ballots(
+    context: ElectionContext,
+    cast: Sequence[CastBallot],
+    challenged_hashes: Collection[bytes] = (),
+) -> Selection:
+    """Apply the re-vote rule to the chain's ballots (in seq order).
+
+    1. A ballot whose hash is a checked (challenged) ballot's is excluded as ``challenged``:
+       its nonce is public, so it can never count.
+    2. Every other ballot is checked on its own (:func:`check_cast_ballot`); an invalid one is
+       excluded with its code and plays no further part.
+    3. Among a token's *valid* ballots exactly one counts: the latest when the election allows
+       re-voting (earlier ones are ``superseded``), else the first (later ones are
+       ``duplicate_token``). A later invalid ballot therefore never voids an earlier valid one.
+    """
     ordered = sorted(cast, key=lambda c: c.seq)
-    latest: dict[bytes, int] = {}
+    checked = set(challenged_hashes)
+    valid: list[tuple[CastBallot, EncryptedBallot]] = []
+    excluded: list[Exclusion] = []
     for c in ordered:
-        latest[c.token] = c.seq
-    seen: set[bytes] = set()
-    counted, excluded = [], []
-    for c in ordered:
-        if context.revote_allowed and latest[c.token] != c.seq:
+        if c.ballot_hash in checked:
+            excluded.append(
+                Exclusion(
+                    c.seq,
+                    c.ballot_hash,
+                    CHALLENGED,
+                    "this ballot was checked (its nonce is public) and cannot be cast",
+                )
+            )
+            continue
+        try:
+            valid.append((c, check_cast_ballot(context, c)))
+        except InvalidBallot as exc:
+            code, _, message = str(exc).partition(": ")
+            excluded.append(Exclusion(c.seq, c.ballot_hash, code, message))
+    chosen: dict[bytes, int] = {}
+    for c, _ in valid:
+        if context.revote_allowed or c.token not in chosen:
+            chosen[c.token] = c.seq
+    counted = []
+    for c, ballot in valid:
+        if chosen[c.token] == c.seq:
+            counted.append((c, ballot))
+        elif context.revote_allowed:
             excluded.append(
                 Exclusion(
                     c.seq,
                     c.ballot_hash,
                     SUPERSEDED,
-                    "replaced by a later ballot with the same token",
+                    "replaced by a later valid ballot with the same token",
                 )
             )
-            continue
-        if not context.revote_allowed and c.token in seen:
+        else:
             excluded.append(
                 Exclusion(
                     c.seq,
@@ -117,14 +161,5 @@ def select_ballots(context: ElectionContext, cast: Sequence[CastBallot]) -> Sele
                     "a second ballot with an already used token",
                 )
             )
-            continue
-        try:
-            ballot = check_cast_ballot(context, c)
-        except InvalidBallot as exc:
-            code, _, message = str(exc).partition(": ")
-            excluded.append(Exclusion(c.seq, c.ballot_hash, code, message))
-            continue
-        finally:
-            seen.add(c.token)
-        counted.append((c, ballot))
+    excluded.sort(key=lambda e: e.seq)
     return Selection(tuple(counted), tuple(excluded))

@@ -35,7 +35,7 @@ from election.context import ElectionContext
 from election.keyceremony import run_ceremony
 from election.manifest import Manifest, canonical_json, manifest_from_dict
 from election.primitives.hashing import sha256
-from election.record import ChallengedBallot, ElectionRecord, verify_record
+from election.record import ChainAnchor, ChallengedBallot, ElectionRecord, verify_record
 from election.tally import combine, compute_decryption_share, tally_ballots
 from election.validity import select_ballots
 from ippyo.demo_parts import ImageCard, registrar_service, virtual_card
@@ -116,6 +116,7 @@ def run_demo(
         revote_allowed=False,
         kiosks=[kiosk.address],
     )
+    first_block = chain.call(lambda w3: int(w3.eth.block_number))  # the deployment's block
     box.open(admin)
     say(f"   BallotBox {box.address} on the embedded chain (eth-tester, chain id {chain.chain_id})")
     say(f"   base hash {ctx.base_hash.hex()[:16]}…")
@@ -213,10 +214,23 @@ def run_demo(
 
     say("3. 開票 / tally: trustee 3 is absent; trustees 1, 2, 4, 5 take part")
     box.close(admin)
-    cast = box.cast_ballots()
-    challenged = [ChallengedBallot(c.ballot, c.master_nonce) for c in box.challenged_ballots()]
-    say(f"   read back from the chain: {len(cast)} ballots, {len(challenged)} checked ballots")
-    selection = select_ballots(ctx, cast)
+    last_block = chain.call(lambda w3: int(w3.eth.block_number))
+    anchor = ChainAnchor(
+        box.ballot_count(),
+        int(box._read("challengedCount")),  # the client has no accessor for it yet
+        first_block,
+        last_block,
+    )
+    cast = box.cast_ballots(first_block, last_block)
+    challenged = [
+        ChallengedBallot(c.seq, c.ballot, c.master_nonce)
+        for c in box.challenged_ballots(first_block, last_block)
+    ]
+    say(
+        f"   read back from the chain (blocks {first_block}–{last_block}): {len(cast)} ballots "
+        f"of {anchor.ballot_count}, {len(challenged)} checked ballots of {anchor.checked_count}"
+    )
+    selection = select_ballots(ctx, cast, {c.ballot_hash for c in challenged})
     for e in selection.excluded:
         say(f"   excluded ballot #{e.seq}: {e.code} — {e.message}")
     tally = tally_ballots(ctx, [b for _, b in selection.counted])
@@ -242,6 +256,7 @@ def run_demo(
         tuple(complaints),
         ceremony.joint_public_key,
         tuple(cast),
+        anchor,
         tuple(challenged),
         selection.excluded,
         tally,
