@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from election.ballot import EncryptedBallot, verify_ballot
 from election.context import ElectionContext
 from election.errors import InvalidBallot, InvalidSignature
+from election.primitives.elgamal import InvalidCiphertext
 from election.primitives.hashing import sha256
 from election.token import verify_binding, verify_token_signature
 
@@ -85,7 +86,9 @@ def check_cast_ballot(context: ElectionContext, cast: CastBallot) -> EncryptedBa
     try:
         ballot = EncryptedBallot.from_bytes(cast.ballot, context.manifest)
     except InvalidBallot as exc:
-        raise InvalidBallot(f"{MALFORMED}: {exc}") from exc
+        # The decoder itself refuses α = identity; name that case as what it is.
+        code = ZERO_NONCE if isinstance(exc.__cause__, InvalidCiphertext) else MALFORMED
+        raise InvalidBallot(f"{code}: {exc}") from exc
     for contest, enc in zip(context.manifest.contests, ballot.contests, strict=True):
         for option, sel in zip(contest.options, enc.selections, strict=True):
             if sel.ciphertext.alpha.is_identity:

@@ -116,14 +116,8 @@ def _rebase(raw: Raw) -> None:
     raw["base_hash"] = ctx.base_hash.hex()
 
 
-def _weak_modulus(raw: Raw) -> None:
+def _weak_modulus_unrebased(raw: Raw) -> None:
     raw["registrar_key"]["n"] = f"{(1 << 1023) + 1 + 2 * 12345:x}"
-    _rebase(raw)
-
-
-def _exponent_3(raw: Raw) -> None:
-    raw["registrar_key"]["e"] = 3
-    _rebase(raw)
 
 
 def _revote_rebased(raw: Raw) -> None:
@@ -237,6 +231,11 @@ PARSE: list[tuple[str, E, str]] = [
     ),
     ("share duplicated", _second_share_entry, "record.ceremony.shares[1]: out of order"),
     ("nonce short", lambda r: r["challenged"][0].update(master_nonce="00" * 31), "master_nonce"),
+    # A weak registrar key cannot even be built (blind_rsa.WeakRegistrarKey): refused while parsing,
+    # before any hash is recomputed; verify's "registrar key" check stays as a second line.
+    ("exponent 3", lambda r: r["registrar_key"].update(e=3), "record.registrar_key"),
+    ("exponent 1", lambda r: r["registrar_key"].update(e=1), "record.registrar_key"),
+    ("1024-bit key", _weak_modulus_unrebased, "record.registrar_key"),
 ]
 
 
@@ -254,10 +253,8 @@ def _checks(builder_fn: Callable[[Builder], E]) -> Callable[[Builder], E]:
 
 
 CHECKED: list[tuple[str, Callable[[Builder], E], str]] = [
-    ("exponent 3", lambda b: _exponent_3, "registrar key"),
     ("revote flag rebased", lambda b: _revote_rebased, "ballots"),
     ("joint key", lambda b: _other_joint_key, "key ceremony"),
-    ("1024-bit key", lambda b: _weak_modulus, "registrar key"),
     ("ballot dropped", lambda b: lambda r: r["ballots"].pop(1), "sequence numbers"),
     ("invalid ballot dropped", lambda b: _drop_with_exclusion, "sequence numbers"),
     ("seq rewritten", lambda b: _renumber_after_drop, "sequence numbers"),
