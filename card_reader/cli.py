@@ -32,10 +32,15 @@ def card() -> None:
 
 @card.command("ca")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True)
-@click.option("--name", default="JPKI Test Signature CA", show_default=True)
-def make_ca(directory: Path, name: str) -> None:
+@click.option(
+    "--name",
+    default=None,
+    help="Organisational unit of the CA's DN (default: J-LIS's 'JPKI for digital signature').",
+)
+@click.option("--generation", type=int, default=None, help="A label such as 2023.")
+def make_ca(directory: Path, name: str | None, generation: int | None) -> None:
     """Create a JPKI-profile signature CA (ca.pem, ca-key.pem)."""
-    CertificateAuthority.create(name).save(directory)
+    CertificateAuthority.create(name, generation=generation).save(directory)
     click.echo(f"CA written to {directory}/ca.pem (key: ca-key.pem, mode 0600)")
 
 
