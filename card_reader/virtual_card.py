@@ -62,6 +62,9 @@ class JPKIApplet:
             A.EF_SIGN_PIN: _Pin(sig["pin"].encode("ascii"), int(sig["tries_left"]), 5),
             A.EF_AUTH_PIN: _Pin(auth["pin"].encode("ascii"), int(auth["tries_left"]), 3),
         }
+        # What the PIN status query answers once a PIN is locked: ``6983`` (authentication
+        # method blocked) or ``63C0`` (no tries left); JPKI.md treats both as locked.
+        self.locked_status = int(image.get("locked_status", "6983"), 16)
         self.commands = 0
         self.reset()
 
@@ -134,7 +137,7 @@ class JPKIApplet:
         if pin is None or p1 != 0x00 or p2 != 0x80:
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED if pin is None else A.SW_WRONG_P1P2)
         if pin.tries_left == 0:
-            return _sw(A.SW_AUTH_BLOCKED)
+            return _sw(self.locked_status if not body else A.SW_AUTH_BLOCKED)
         if not body:  # status query
             return _sw(A.SW_OK) if pin.verified else bytes([0x63, 0xC0 | pin.tries_left])
         given = body[1 : 1 + body[0]]

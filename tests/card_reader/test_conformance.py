@@ -4,13 +4,21 @@ the virtual card. One conformance class, two subclasses."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from card_reader.abc import JPKICard
-from card_reader.certificate import parse_signature_certificate
+from card_reader.certificate import (
+    POLICY_SIGNATURE,
+    POLICY_SIGNATURE_TEST,
+    parse_signature_certificate,
+)
 from card_reader.errors import (
     CardRemoved,
     InvalidPinFormat,
@@ -20,7 +28,7 @@ from card_reader.errors import (
 )
 from card_reader.pcsc import PcscCard
 from card_reader.pkcs11 import Pkcs11Card
-from card_reader.testpki import VoterCard
+from card_reader.testpki import CertificateAuthority, VoterCard, make_card
 from card_reader.virtual_card import VpcdCard
 
 from .conftest import READER
@@ -30,7 +38,58 @@ class CardConformance:
     def open(self) -> JPKICard:
         raise NotImplementedError
 
+    def test_signature_certificate_whatever_its_policy(
+        self, insert_card: Callable[[dict[str, Any]], VpcdCard], sign_ca: CertificateAuthority
+    ) -> None:
+        """J-LIS's test-environment policy (…1.0.20): still the certificate of the signature
+        key, found by the key's ID / label, not by a policy guessed in the DER."""
+        card = make_card(sign_ca, policy=POLICY_SIGNATURE_TEST)
+        insert_card(card.to_image())
+        with self.open() as jpki:
+            jpki.verify_signature_pin("ABC123")
+            der = jpki.read_signature_certificate()
+            signature = jpki.sign_sha256(hashlib.sha256(b"x").digest())
+        assert der == card.sign_certificate.public_bytes(Encoding.DER)
+        assert parse_signature_certificate(der).policy_oids == (
+            POLICY_SIGNATURE_TEST.dotted_string,
+        )
+        card.sign_certificate.public_key().verify(  # type: ignore[union-attr]
+            signature, b"x", padding.PKCS1v15(), hashes.SHA256()
+        )
+
+    def test_ca_certificate(self, card: VpcdCard, card_template: VoterCard) -> None:
+        expected = card_template.sign_ca.public_bytes(Encoding.DER)
+        with self.open() as jpki:
+            assert jpki.read_signature_ca_certificate() == expected  # free: no PIN needed
+            jpki.verify_signature_pin("ABC123")
+            assert jpki.read_signature_ca_certificate() == expected
+        assert card.applet.pins[0x001B].tries_left == 5
+
+    @pytest.mark.parametrize("locked_status", ["6983", "63C0"])
+    def test_locked_pin_is_reported_as_locked(
+        self,
+        insert_card: Callable[[dict[str, Any]], VpcdCard],
+        card_template: VoterCard,
+        locked_status: str,
+    ) -> None:
+        image = {**card_template.to_image(), "locked_status": locked_status}
+        image["signature"] = {**image["signature"], "tries_left": 0}
+        card = insert_card(image)
+        with pytest.raises(PinLocked), self.open() as jpki:
+            jpki.verify_signature_pin("ABC123")
+        with pytest.raises(PinLocked), self.open() as jpki:
+            jpki.signature_pin_tries_left()
+        assert card.applet.pins[0x001B].tries_left == 0
+
     def test_certificate_and_signature(self, card: VpcdCard, card_template: VoterCard) -> None:
+        assert (
+            card_template.sign_certificate.extensions.get_extension_for_class(
+                x509.CertificatePolicies
+            )
+            .value[0]
+            .policy_identifier
+            == POLICY_SIGNATURE
+        )  # J-LIS's real class-20 policy
         with self.open() as jpki:
             with pytest.raises(SecurityStatusNotSatisfied):
                 jpki.read_signature_certificate()
@@ -86,13 +145,9 @@ class TestPcsc(CardConformance):
             jpki.verify_signature_pin("ABC123")
             assert jpki.signature_pin_tries_left() == 5
 
-    def test_token_info_and_ca_certificate(self, card: VpcdCard, card_template: VoterCard) -> None:
+    def test_token_info(self, card: VpcdCard) -> None:
         with PcscCard.connect(READER) as jpki:
             assert jpki.token_info().startswith(b"JPKIAPICCTOKEN2")
-            ca = jpki.read_signature_ca_certificate()
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        assert ca == card_template.sign_ca.public_bytes(Encoding.DER)
 
 
 class TestPkcs11(CardConformance):
