@@ -145,6 +145,31 @@ class TestPcsc(CardConformance):
             jpki.verify_signature_pin("ABC123")
             assert jpki.signature_pin_tries_left() == 5
 
+    def test_extended_length_apdus_through_pcscd(
+        self, card: VpcdCard, card_template: VoterCard
+    ) -> None:
+        """What a reader sends a real card: an extended-Le READ BINARY for a whole certificate
+        and an extended-length signature command, through pcscd and vpcd."""
+        from card_reader import apdu as A
+
+        der = card_template.sign_ca.public_bytes(Encoding.DER)
+        digest = hashlib.sha256(b"extended").digest()
+        with PcscCard.connect(READER) as jpki:
+            jpki._select_ef(A.EF_SIGN_CA_CERT)
+            data, sw = jpki._status(A.read_binary_extended(0, len(der)))
+            assert (data, sw) == (der, A.SW_OK) and len(der) > 256
+            jpki.verify_signature_pin("ABC123")
+            jpki._select_ef(A.EF_SIGN_KEY)
+            signature, sw = jpki._status(
+                A.compute_signature_extended(A.SHA256_DIGEST_INFO + digest)
+            )
+            assert sw == A.SW_OK
+            _, sw = jpki._status(A.compute_signature_extended(b""))
+            assert sw == A.SW_WRONG_LENGTH
+        card_template.sign_certificate.public_key().verify(  # type: ignore[union-attr]
+            signature, b"extended", padding.PKCS1v15(), hashes.SHA256()
+        )
+
     def test_token_info(self, card: VpcdCard) -> None:
         with PcscCard.connect(READER) as jpki:
             assert jpki.token_info().startswith(b"JPKIAPICCTOKEN2")
