@@ -4,6 +4,7 @@ the virtual card. One conformance class, two subclasses."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,14 +23,15 @@ from card_reader.certificate import (
 from card_reader.errors import (
     CardRemoved,
     InvalidPinFormat,
+    NotJPKICard,
     PinLocked,
     SecurityStatusNotSatisfied,
     WrongPin,
 )
-from card_reader.pcsc import PcscCard
+from card_reader.pcsc import PcscCard, wait_for_reader_state
 from card_reader.pkcs11 import Pkcs11Card
 from card_reader.testpki import CertificateAuthority, VoterCard, make_card
-from card_reader.virtual_card import VpcdCard
+from card_reader.virtual_card import JPKIApplet, VpcdCard
 
 from .conftest import READER
 
@@ -64,6 +66,26 @@ class CardConformance:
             jpki.verify_signature_pin("ABC123")
             assert jpki.read_signature_ca_certificate() == expected
         assert card.applet.pins[0x001B].tries_left == 5
+
+    def test_a_card_without_the_jpki_application(
+        self, pcscd: None, card_template: VoterCard
+    ) -> None:
+        """Another smart card (every application 'not found'): NotJPKICard, not "no card"."""
+
+        class OtherCard(JPKIApplet):
+            def process(self, command: bytes) -> bytes:
+                return b"\x6a\x82"
+
+        served = VpcdCard(OtherCard(card_template.to_image()))
+        served.insert()
+        try:
+            wait_for_reader_state(READER, True)
+            with pytest.raises(NotJPKICard):
+                self.open()
+        finally:
+            served.remove()
+            wait_for_reader_state(READER, False)
+            time.sleep(1.0)
 
     @pytest.mark.parametrize("locked_status", ["6983", "63C0"])
     def test_locked_pin_is_reported_as_locked(
