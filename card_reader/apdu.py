@@ -3,6 +3,7 @@ and the virtual card."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 JPKI_AID: Final = bytes.fromhex("D392F000260100000001")
@@ -35,6 +36,72 @@ SHA256_DIGEST_INFO: Final = bytes.fromhex("3031300d06096086480165030402010500042
 
 # A real card's ATR (contact interface) from public lists; the virtual card presents it.
 JPKI_ATR: Final = bytes.fromhex("3BDA13FF8131FB468012392F31C173C601C03B")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed command APDU (ISO/IEC 7816-4 §5.1: cases 1, 2, 3, 4, short and extended)."""
+
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes
+    le: int | None
+    """Ne, the most response bytes expected (256 for a short ``00``, 65536 for an extended
+    ``0000``); ``None`` when the command has no Le field."""
+    extended: bool
+
+
+def parse_command(apdu: bytes) -> Command:
+    """Split a command APDU into its fields; ``ValueError`` when its length fields do not
+    add up (a card answers ``6700``)."""
+    if len(apdu) < 4:
+        raise ValueError("shorter than a header")
+    cla, ins, p1, p2 = apdu[:4]
+    body = apdu[4:]
+    n = len(body)
+    if n == 0:  # case 1
+        return Command(cla, ins, p1, p2, b"", None, False)
+    if n == 1:  # case 2 short
+        return Command(cla, ins, p1, p2, b"", body[0] or 256, False)
+    if body[0] != 0:  # short Lc
+        lc = body[0]
+        if n == 1 + lc:  # case 3 short
+            return Command(cla, ins, p1, p2, body[1:], None, False)
+        if n == 2 + lc:  # case 4 short
+            return Command(cla, ins, p1, p2, body[1 : 1 + lc], body[-1] or 256, False)
+        raise ValueError(f"Lc {lc} does not match {n - 1} bytes after it")
+    if n == 3:  # case 2 extended
+        return Command(cla, ins, p1, p2, b"", int.from_bytes(body[1:3], "big") or 65536, True)
+    if n < 4:
+        raise ValueError("a lone zero byte is neither Lc nor Le")
+    lc = int.from_bytes(body[1:3], "big")
+    if lc == 0:
+        raise ValueError("extended Lc of zero")
+    if n == 3 + lc:  # case 3 extended
+        return Command(cla, ins, p1, p2, body[3:], None, True)
+    if n == 5 + lc:  # case 4 extended
+        le = int.from_bytes(body[-2:], "big") or 65536
+        return Command(cla, ins, p1, p2, body[3 : 3 + lc], le, True)
+    raise ValueError(f"extended Lc {lc} does not match {n - 3} bytes after it")
+
+
+def read_binary_extended(offset: int, length: int) -> bytes:
+    """READ BINARY with an extended Le (``00 LL LL``): a whole certificate at once."""
+    return bytes([0x00, 0xB0, offset >> 8, offset & 0xFF, 0x00]) + (length % 65536).to_bytes(
+        2, "big"
+    )
+
+
+def compute_signature_extended(digest_info: bytes) -> bytes:
+    """COMPUTE DIGITAL SIGNATURE as an extended-length command (case 4E)."""
+    return (
+        bytes([0x80, 0x2A, 0x00, 0x80, 0x00])
+        + len(digest_info).to_bytes(2, "big")
+        + digest_info
+        + b"\x00\x00"
+    )
 
 
 def select_aid(aid: bytes) -> bytes:

@@ -2,8 +2,10 @@
 
 The attributes sit in subjectAltName ``otherName`` entries under ``1.2.392.200149.8.5.5``:
 ``.1`` name, ``.2`` substitute characters for the name, ``.3`` gender, ``.4`` date of birth
-(an era digit, then YYYYMMDD), ``.5`` address, ``.6`` substitute characters for the address.
-Each value is a UTF8String. Anything malformed raises :class:`CertificateError` naming it.
+(an era digit — 0 means unknown — then YYYYMMDD), ``.5`` address, ``.6`` substitute
+characters for the address. The substitute attributes are strings of '0'/'1' flags, one per
+character of the name / address ('1': that character is a substitute). Each value is a
+UTF8String. Anything malformed raises :class:`CertificateError` naming it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtensionOID
 
 from card_reader.errors import CertificateError
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
 
 ATTRIBUTE_ARC = "1.2.392.200149.8.5.5"
 OID_NAME = x509.ObjectIdentifier(ATTRIBUTE_ARC + ".1")
@@ -35,6 +39,7 @@ SIGNATURE_POLICIES = frozenset(
 )
 
 GENDERS = {"1": "male", "2": "female", "3": "unspecified"}
+ERA_UNKNOWN = 0
 # Japanese eras by their first day; the era digit on the card must match the date.
 ERAS = [
     (1, "明治", dt.date(1868, 10, 23)),
@@ -59,12 +64,15 @@ def era_of(day: dt.date) -> int:
 class JPKIAttributes:
     name: str
     name_substitute: str | None
+    """The name's substitute-character flags ('0'/'1' per character), as on the card."""
     gender: str
     """'male', 'female' or 'unspecified' (card codes 1, 2, 3)."""
     date_of_birth: dt.date
     birth_era: int
+    """1 明治 … 5 令和; 0 when the era is unknown (the date is then not checked against it)."""
     address: str
     address_substitute: str | None
+    """The address's substitute-character flags ('0'/'1' per character)."""
     policy_oids: tuple[str, ...]
     not_before: dt.datetime
     not_after: dt.datetime
@@ -76,6 +84,16 @@ class JPKIAttributes:
     @property
     def is_signature_certificate(self) -> bool:
         return any(oid in SIGNATURE_POLICIES for oid in self.policy_oids)
+
+    @property
+    def name_has_substitutes(self) -> bool:
+        """Some character of the name was replaced by a substitute (a help-desk case when
+        the name is compared with the roll)."""
+        return "1" in (self.name_substitute or "")
+
+    @property
+    def address_has_substitutes(self) -> bool:
+        return "1" in (self.address_substitute or "")
 
 
 def encode_utf8_string(text: str) -> bytes:
@@ -111,15 +129,27 @@ def load_certificate(der: bytes) -> x509.Certificate:
         raise CertificateError(f"not a DER X.509 certificate ({exc})") from exc
 
 
+def _extension(cert: x509.Certificate, cls: type[_E]) -> _E | None:
+    try:
+        return cert.extensions.get_extension_for_class(cls).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError as exc:  # e.g. a duplicated or undecodable extension
+        raise CertificateError(f"malformed extensions ({exc})") from exc
+
+
+def _flags(value: str | None, what: str) -> str | None:
+    if value is not None and value.strip("01"):
+        raise CertificateError(f"the {what} substitute flags {value[:20]!r} are not '0'/'1'")
+    return value
+
+
 def parse_signature_certificate(der: bytes) -> JPKIAttributes:
     """The resident attributes and profile fields of a JPKI signature certificate."""
     cert = load_certificate(der)
-    try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    except x509.ExtensionNotFound as exc:
-        raise CertificateError("no subjectAltName: not a signature certificate") from exc
-    except ValueError as exc:
-        raise CertificateError(f"malformed extensions ({exc})") from exc
+    san = _extension(cert, x509.SubjectAlternativeName)
+    if san is None:
+        raise CertificateError("no subjectAltName: not a signature certificate")
     values: dict[str, str] = {}
     for other in san.get_values_for_type(x509.OtherName):
         oid = other.type_id.dotted_string
@@ -139,36 +169,42 @@ def parse_signature_certificate(der: bytes) -> JPKIAttributes:
     if gender_code not in GENDERS:
         raise CertificateError(f"gender code {gender_code!r} is not 1, 2 or 3")
     birth = required(OID_BIRTH, "date of birth")
-    if len(birth) != 9 or not birth.isdigit():
+    if len(birth) != 9 or not birth.isascii() or not birth.isdigit():
         raise CertificateError(f"date of birth {birth!r} is not an era digit and YYYYMMDD")
     try:
         born = dt.date(int(birth[1:5]), int(birth[5:7]), int(birth[7:9]))
     except ValueError as exc:
         raise CertificateError(f"date of birth {birth!r} is not a date") from exc
-    if int(birth[0]) != era_of(born):
+    era = int(birth[0])
+    if era > len(ERAS):
+        raise CertificateError(f"era digit {era} is not 0 (unknown) or 1–{len(ERAS)}")
+    if era != ERA_UNKNOWN and era != era_of(born):
         raise CertificateError(f"era digit {birth[0]} does not match the date {born}")
     address = required(OID_ADDRESS, "address")
-    try:
-        policies = cert.extensions.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES).value
-        policy_oids = tuple(p.policy_identifier.dotted_string for p in policies)
-    except x509.ExtensionNotFound:
-        policy_oids = ()
+    name_flags = _flags(values.get(OID_NAME_SUBSTITUTE.dotted_string), "name")
+    address_flags = _flags(values.get(OID_ADDRESS_SUBSTITUTE.dotted_string), "address")
+    policies = _extension(cert, x509.CertificatePolicies)
+    policy_oids = tuple(p.policy_identifier.dotted_string for p in policies or [])
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise CertificateError("the certificate's key is not RSA")
+    try:
+        issuer = cert.issuer.rfc4514_string()
+    except ValueError as exc:
+        raise CertificateError(f"malformed issuer name ({exc})") from exc
     return JPKIAttributes(
         name=name,
-        name_substitute=values.get(OID_NAME_SUBSTITUTE.dotted_string),
+        name_substitute=name_flags,
         gender=GENDERS[gender_code],
         date_of_birth=born,
-        birth_era=int(birth[0]),
+        birth_era=era,
         address=address,
-        address_substitute=values.get(OID_ADDRESS_SUBSTITUTE.dotted_string),
+        address_substitute=address_flags,
         policy_oids=policy_oids,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         serial=cert.serial_number,
-        issuer=cert.issuer.rfc4514_string(),
+        issuer=issuer,
         fingerprint_sha256=hashlib.sha256(der).digest(),
         public_key=key,
     )

@@ -32,10 +32,21 @@ def card() -> None:
 
 @card.command("ca")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), required=True)
-@click.option("--name", default="JPKI Test Signature CA", show_default=True)
-def make_ca(directory: Path, name: str) -> None:
-    """Create a JPKI-profile signature CA (ca.pem, ca-key.pem)."""
-    CertificateAuthority.create(name).save(directory)
+@click.option(
+    "--name",
+    default=None,
+    help="Organisational unit of the CA's DN (default: J-LIS's 'JPKI for digital signature').",
+)
+@click.option("--generation", type=int, default=None, help="A label such as 2023.")
+@click.option(
+    "--kind",
+    type=click.Choice(["signature", "authentication"]),
+    default="signature",
+    show_default=True,
+)
+def make_ca(directory: Path, name: str | None, generation: int | None, kind: str) -> None:
+    """Create a J-LIS-profile CA (ca.pem, ca-key.pem); a new key each time."""
+    CertificateAuthority.create(name, generation=generation, kind=kind).save(directory)
     click.echo(f"CA written to {directory}/ca.pem (key: ca-key.pem, mode 0600)")
 
 
@@ -139,8 +150,13 @@ def read(backend: str, pin: str) -> None:
             attrs = parse_signature_certificate(jpki.read_signature_certificate())
     except CardError as exc:
         raise click.ClickException(str(exc)) from exc
+    from card_reader.certificate import ERAS
+
+    era = {code: name for code, name, _ in ERAS}.get(attrs.birth_era, "元号不明 / era unknown")
     click.echo(
-        f"氏名 / name: {attrs.name}\n生年月日 / born: {attrs.date_of_birth}\n"
+        f"氏名 / name: {attrs.name}\n生年月日 / born: {attrs.date_of_birth} ({era})\n"
         f"性別 / gender: {attrs.gender}\n住所 / address: {attrs.address}\n"
         f"有効期限 / valid until: {attrs.not_after:%Y-%m-%d}"
     )
+    if attrs.name_has_substitutes or attrs.address_has_substitutes:
+        click.echo("代替文字あり / substitute characters in the name or address (help desk)")

@@ -12,7 +12,12 @@ from card_reader.virtual_card import JPKIApplet, VpcdCard
 def main() -> None:
     image, reader = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0
     card = VpcdCard(JPKIApplet.from_file(image), reader=reader)
-    signal.signal(signal.SIGTERM, lambda *_: (card.remove(), sys.exit(0)))
+
+    def stop(*_: object) -> None:
+        card.remove()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     card.serve_forever()
 
 

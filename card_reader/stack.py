@@ -40,12 +40,15 @@ def ensure_pcscd(timeout: float = 15.0) -> subprocess.Popen[bytes] | None:
     )
     deadline = time.monotonic() + timeout
     while not (vpcd_listening() and VIRTUAL_READER in reader_names()):
-        if proc.poll() is not None:
-            raise NoReader(f"pcscd exited at start (code {proc.returncode})")
         if time.monotonic() > deadline:
             stop_pcscd(proc)
+            if proc.returncode not in (None, 0, -signal.SIGTERM):
+                raise NoReader(f"pcscd exited at start (code {proc.returncode})")
             raise NoReader("the virtual reader did not appear (is vsmartcard-vpcd installed?)")
         time.sleep(0.1)
+    if proc.poll() is not None:
+        # Another pcscd won the race (one per machine): it serves the reader; reuse it.
+        return None
     return proc
 
 

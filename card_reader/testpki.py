@@ -1,5 +1,13 @@
-"""Test PKI for JPKI-profile certificates: a signature CA, voter certificates with the four
-basic attributes, CRLs, and card images for the virtual card.
+"""Test PKI for J-LIS-profile certificates: the signature CA and the separate authentication CA
+(with J-LIS's DNs), voter certificates with all six resident attributes, CRLs, and card images
+for the virtual card.
+
+The profile follows J-LIS's (see docs/card_reader.md): issuer ``C=JP, O=JPKI, OU=JPKI for
+digital signature, OU=Japan Agency for Local Authority Information Systems``, critical
+certificatePolicies (class 20 with a CPS qualifier), subjectAltName otherName ``.1``–``.6``,
+issuerAltName ``C=JP, O=公的個人認証サービス``, a CRL distribution point (a directory name),
+authority and subject key identifiers. Two CAs may share a DN (J-LIS's 2015 and 2023
+generations do): each ``create()`` makes a new key unless one is given.
 
 TEST CARDS ONLY. A card image holds private keys and PINs in a file; it exists so that
 developers, CI and demos can run the real PC/SC stack without a real card. Real My Number cards
@@ -42,6 +50,39 @@ WARNING = (
 )
 _GENDER_CODES = {"male": "1", "female": "2", "unspecified": "3"}
 
+JLIS = "Japan Agency for Local Authority Information Systems"
+SIGNATURE_CA_UNIT = "JPKI for digital signature"
+AUTHENTICATION_CA_UNIT = "JPKI for user authentication"
+CPS_URI = "http://www.jpki.go.jp/cps.html"
+ISSUER_ALT_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "公的個人認証サービス"),
+    ]
+)
+_CA_ALT_UNITS = {
+    "signature": "公的個人認証サービス署名用",
+    "authentication": "公的個人認証サービス利用者証明用",
+}
+
+
+def jpki_ca_name(unit: str = SIGNATURE_CA_UNIT) -> x509.Name:
+    """J-LIS's CA DN: ``C=JP, O=JPKI, OU=<unit>, OU=Japan Agency for …``."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, JLIS),
+        ]
+    )
+
+
+def _directory_point(name: x509.Name) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [x509.DistributionPoint([x509.DirectoryName(name)], None, None, None)]
+    )
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -58,21 +99,39 @@ class CertificateAuthority:
     certificate: x509.Certificate
     key: rsa.RSAPrivateKey
 
+    kind: str = "signature"
+    """'signature' or 'authentication'."""
+    generation: int | None = None
+    """A label such as 2015 or 2023: J-LIS's CA generations share one DN, not one key."""
+
     @classmethod
     def create(
         cls,
-        name: str = "JPKI Test Signature CA",
+        name: str | None = None,
         *,
         days: int = 3650,
         not_before: dt.datetime | None = None,
+        kind: str = "signature",
+        key: rsa.RSAPrivateKey | None = None,
+        generation: int | None = None,
     ) -> CertificateAuthority:
-        key = new_key()
+        """A self-signed CA with J-LIS's profile. ``name=None`` gives J-LIS's own DN for
+        ``kind`` ('signature': "JPKI for digital signature", 'authentication': "JPKI for user
+        authentication"); another ``name`` replaces that unit (a CA of another DN). Each call
+        makes a new key unless ``key`` is given, so two calls give two CAs of one DN."""
+        if kind not in _CA_ALT_UNITS:
+            raise ValueError(f"kind must be 'signature' or 'authentication', not {kind!r}")
+        key = key or new_key()
         start = not_before or _now() - dt.timedelta(days=1)
-        subject = x509.Name(
+        default_unit = SIGNATURE_CA_UNIT if kind == "signature" else AUTHENTICATION_CA_UNIT
+        subject = jpki_ca_name(name or default_unit)
+        alt = x509.Name(
             [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI (ippyo test)"),
-                x509.NameAttribute(NameOID.COMMON_NAME, name),
+                *ISSUER_ALT_NAME,
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _CA_ALT_UNITS[kind]),
+                x509.NameAttribute(
+                    NameOID.ORGANIZATIONAL_UNIT_NAME, "地方公共団体情報システム機構"
+                ),
             ]
         )
         cert = (
@@ -83,17 +142,25 @@ class CertificateAuthority:
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
             .not_valid_after(start + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                 critical=True,
             )
+            .add_extension(x509.SubjectAlternativeName([x509.DirectoryName(alt)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_directory_point(subject), critical=False)
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
             .sign(key, hashes.SHA256())
         )
-        return cls(cert, key)
+        return cls(cert, key, kind, generation)
+
+    @property
+    def key_identifier(self) -> bytes:
+        """The subject key identifier: what an end-entity's authority key identifier names."""
+        ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        return ski.value.digest
 
     def crl(
         self,
@@ -101,8 +168,10 @@ class CertificateAuthority:
         *,
         this_update: dt.datetime | None = None,
         next_update: dt.datetime | None = None,
+        crl_number: int | None = None,
     ) -> x509.CertificateRevocationList:
-        """A CRL revoking ``revoked_serials``; choose the dates to make it fresh or stale."""
+        """A CRL revoking ``revoked_serials``; choose the dates to make it fresh or stale. It
+        carries the CA's authority key identifier, so a relying party finds its CA by key."""
         this_update = this_update or _now() - dt.timedelta(minutes=5)
         next_update = next_update or this_update + dt.timedelta(days=1)
         builder = (
@@ -110,6 +179,11 @@ class CertificateAuthority:
             .issuer_name(self.certificate.subject)
             .last_update(this_update)
             .next_update(next_update)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
+            .add_extension(x509.CRLNumber(crl_number or int(this_update.timestamp())), False)
         )
         for serial in revoked_serials or []:
             builder = builder.add_revoked_certificate(
@@ -133,12 +207,22 @@ class CertificateAuthority:
         key = serialization.load_pem_private_key((directory / "ca-key.pem").read_bytes(), None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the CA key is not RSA")
-        return cls(cert, key)
+        units = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+        kind = (
+            "authentication"
+            if any(u.value == AUTHENTICATION_CA_UNIT for u in units)
+            else "signature"
+        )
+        return cls(cert, key, kind)
 
 
 @dataclass
 class Resident:
-    """The four basic attributes as the resident register holds them."""
+    """The four basic attributes as the resident register holds them.
+
+    ``name_substitute`` / ``address_substitute`` are J-LIS's substitute-character flags: one
+    '0' or '1' per character ('1' = that character was replaced by a substitute). ``None``
+    means no substitutes (all '0'). ``birth_era`` overrides the era digit (0 = unknown)."""
 
     name: str = "山田 花子"
     gender: str = "female"
@@ -146,6 +230,15 @@ class Resident:
     address: str = "茨城県つくば市研究学園一丁目1番地1"
     name_substitute: str | None = None
     address_substitute: str | None = None
+    birth_era: int | None = None
+
+    def substitute_flags(self) -> tuple[str, str]:
+        return (
+            self.name_substitute if self.name_substitute is not None else "0" * len(self.name),
+            self.address_substitute
+            if self.address_substitute is not None
+            else "0" * len(self.address),
+        )
 
 
 @dataclass
@@ -193,6 +286,32 @@ class VoterCard:
         _write_private(path, json.dumps(self.to_image(), ensure_ascii=False, indent=1).encode())
 
 
+def _common_extensions(
+    builder: x509.CertificateBuilder, ca: CertificateAuthority, key: rsa.RSAPrivateKey
+) -> x509.CertificateBuilder:
+    """issuerAltName, CRL distribution point (a directory name), AKI and SKI."""
+    point = x509.Name(
+        [
+            *ca.certificate.subject,
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "CRL Distribution Points"),
+        ]
+    )
+    return (
+        builder.add_extension(
+            x509.IssuerAlternativeName([x509.DirectoryName(ISSUER_ALT_NAME)]), critical=False
+        )
+        .add_extension(_directory_point(point), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+
+
+def _policies(policy: x509.ObjectIdentifier) -> x509.CertificatePolicies:
+    return x509.CertificatePolicies([x509.PolicyInformation(policy, [CPS_URI])])
+
+
 def issue_signature_certificate(
     ca: CertificateAuthority,
     resident: Resident,
@@ -203,35 +322,40 @@ def issue_signature_certificate(
     policy: x509.ObjectIdentifier = POLICY_SIGNATURE,
     serial: int | None = None,
     birth_field: str | None = None,
+    omit: tuple[x509.ObjectIdentifier, ...] = (),
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A signature certificate for ``resident`` (``birth_field`` overrides the encoded date of
-    birth, to make malformed variants)."""
+    """A signature certificate for ``resident`` with J-LIS's profile (``birth_field``
+    overrides the encoded date of birth and ``omit`` drops attributes, to make malformed
+    variants)."""
     key = key or new_key()
     start = not_before or _now() - dt.timedelta(days=1)
     born = resident.date_of_birth
-    birth = birth_field or f"{era_of(born)}{born:%Y%m%d}"
-    others = [
-        x509.OtherName(OID_NAME, encode_utf8_string(resident.name)),
-        x509.OtherName(OID_GENDER, encode_utf8_string(_GENDER_CODES[resident.gender])),
-        x509.OtherName(OID_BIRTH, encode_utf8_string(birth)),
-        x509.OtherName(OID_ADDRESS, encode_utf8_string(resident.address)),
+    era = era_of(born) if resident.birth_era is None else resident.birth_era
+    birth = birth_field or f"{era}{born:%Y%m%d}"
+    name_flags, address_flags = resident.substitute_flags()
+    # The order real certificates carry them in.
+    attributes = [
+        (OID_NAME, resident.name),
+        (OID_BIRTH, birth),
+        (OID_GENDER, _GENDER_CODES[resident.gender]),
+        (OID_ADDRESS, resident.address),
+        (OID_NAME_SUBSTITUTE, name_flags),
+        (OID_ADDRESS_SUBSTITUTE, address_flags),
     ]
-    if resident.name_substitute:
-        others.append(
-            x509.OtherName(OID_NAME_SUBSTITUTE, encode_utf8_string(resident.name_substitute))
-        )
-    if resident.address_substitute:
-        others.append(
-            x509.OtherName(OID_ADDRESS_SUBSTITUTE, encode_utf8_string(resident.address_substitute))
-        )
+    others: list[x509.GeneralName] = [
+        x509.OtherName(oid, encode_utf8_string(value))
+        for oid, value in attributes
+        if oid not in omit
+    ]
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
             x509.NameAttribute(NameOID.LOCALITY_NAME, "Ibaraki-ken"),
-            x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(8).upper()),
+            x509.NameAttribute(NameOID.LOCALITY_NAME, "Tsukuba-shi"),
+            x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(13).upper()),
         ]
     )
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca.certificate.subject)
@@ -244,28 +368,29 @@ def issue_signature_certificate(
             x509.KeyUsage(True, True, False, False, False, False, False, False, False),
             critical=True,
         )
-        .add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(policy, None)]), critical=True
-        )
+        .add_extension(_policies(policy), critical=True)
         .add_extension(x509.SubjectAlternativeName(others), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
-        )
-        .sign(ca.key, hashes.SHA256())
     )
+    cert = _common_extensions(builder, ca, key).sign(ca.key, hashes.SHA256())
     return cert, key
 
 
 def issue_authentication_certificate(
     ca: CertificateAuthority,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """The authentication certificate carries no resident attributes."""
+    """The authentication certificate (from the authentication CA) carries no resident
+    attributes; its keyUsage is digitalSignature, critical."""
     key = new_key()
     start = _now() - dt.timedelta(days=1)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(8).upper())])
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(13).upper()),
+                ]
+            )
         )
         .issuer_name(ca.certificate.subject)
         .public_key(key.public_key())
@@ -273,12 +398,24 @@ def issue_authentication_certificate(
         .not_valid_before(start)
         .not_valid_after(start + dt.timedelta(days=365 * 5))
         .add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(POLICY_AUTHENTICATION, None)]),
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
             critical=True,
         )
-        .sign(ca.key, hashes.SHA256())
+        .add_extension(_policies(POLICY_AUTHENTICATION), critical=True)
     )
+    cert = _common_extensions(builder, ca, key).sign(ca.key, hashes.SHA256())
     return cert, key
+
+
+_DEFAULT_AUTH_CA: CertificateAuthority | None = None
+
+
+def default_authentication_ca() -> CertificateAuthority:
+    """One authentication CA per process ("JPKI for user authentication"), made on first use."""
+    global _DEFAULT_AUTH_CA
+    if _DEFAULT_AUTH_CA is None:
+        _DEFAULT_AUTH_CA = CertificateAuthority.create(kind="authentication")
+    return _DEFAULT_AUTH_CA
 
 
 def make_card(
@@ -290,7 +427,7 @@ def make_card(
     **certificate_options: Any,
 ) -> VoterCard:
     resident = resident or Resident()
-    auth_ca = auth_ca or sign_ca
+    auth_ca = auth_ca or default_authentication_ca()
     sign_cert, sign_key = issue_signature_certificate(sign_ca, resident, **certificate_options)
     auth_cert, auth_key = issue_authentication_certificate(auth_ca)
     return VoterCard(

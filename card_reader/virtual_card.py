@@ -62,6 +62,9 @@ class JPKIApplet:
             A.EF_SIGN_PIN: _Pin(sig["pin"].encode("ascii"), int(sig["tries_left"]), 5),
             A.EF_AUTH_PIN: _Pin(auth["pin"].encode("ascii"), int(auth["tries_left"]), 3),
         }
+        # What the PIN status query answers once a PIN is locked: ``6983`` (authentication
+        # method blocked) or ``63C0`` (no tries left); JPKI.md treats both as locked.
+        self.locked_status = int(image.get("locked_status", "6983"), 16)
         self.commands = 0
         self.reset()
 
@@ -79,33 +82,33 @@ class JPKIApplet:
     # --- APDU dispatch ---------------------------------------------------------------------------
     def process(self, command: bytes) -> bytes:
         self.commands += 1
-        if len(command) < 4:
+        try:
+            apdu = A.parse_command(command)
+        except ValueError:
             return _sw(A.SW_WRONG_LENGTH)
-        cla, ins, p1, p2 = command[:4]
-        body = command[4:]
-        if cla not in (0x00, 0x80):
+        if apdu.cla not in (0x00, 0x80):
             return _sw(A.SW_CLA_NOT_SUPPORTED)
-        if ins == 0xA4:
-            return self._select(p1, p2, body)
-        if ins == 0xB0:
-            return self._read_binary(p1, p2, body)
-        if ins == 0x20:
-            return self._verify(p1, p2, body)
-        if ins == 0x2A and cla == 0x80:
-            return self._sign(p1, p2, body)
+        if apdu.ins == 0xA4:
+            return self._select(apdu)
+        if apdu.ins == 0xB0:
+            return self._read_binary(apdu)
+        if apdu.ins == 0x20:
+            return self._verify(apdu)
+        if apdu.ins == 0x2A and apdu.cla == 0x80:
+            return self._sign(apdu)
         return _sw(A.SW_INS_NOT_SUPPORTED)
 
-    def _select(self, p1: int, p2: int, body: bytes) -> bytes:
-        if not body or len(body) < 1 + body[0]:
+    def _select(self, apdu: A.Command) -> bytes:
+        data = apdu.data
+        if not data:
             return _sw(A.SW_WRONG_LENGTH)
-        data = body[1 : 1 + body[0]]
-        if p1 == 0x04:  # by AID: only the JPKI applet exists here
+        if apdu.p1 == 0x04:  # by AID: only the JPKI applet exists here
             if data != A.JPKI_AID:
                 return _sw(A.SW_FILE_NOT_FOUND)
             self.reset()
             self.selected_app = True
             return _sw(A.SW_OK)
-        if p1 == 0x02:  # EF under the current application
+        if apdu.p1 == 0x02:  # EF under the current application
             if not self.selected_app or len(data) != 2:
                 return _sw(A.SW_FILE_NOT_FOUND)
             fid = int.from_bytes(data, "big")
@@ -115,30 +118,30 @@ class JPKIApplet:
             return _sw(A.SW_OK)
         return _sw(A.SW_WRONG_P1P2)
 
-    def _read_binary(self, p1: int, p2: int, body: bytes) -> bytes:
+    def _read_binary(self, apdu: A.Command) -> bytes:
         if self.current not in self.files:
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
         if self.current == A.EF_SIGN_CERT and not self.pins[A.EF_SIGN_PIN].verified:
             return _sw(A.SW_SECURITY_NOT_SATISFIED)
-        offset = ((p1 & 0x7F) << 8) | p2
-        le = body[0] if body else 0
-        le = le or 256
+        if apdu.data:
+            return _sw(A.SW_WRONG_LENGTH)
+        offset = ((apdu.p1 & 0x7F) << 8) | apdu.p2
+        le = apdu.le or 256  # short or extended: as many bytes as asked, up to the file's end
         data = self.files[self.current]
         if offset > len(data):
             return _sw(A.SW_WRONG_P1P2)
         chunk = data[offset : offset + le]
         return chunk + (_sw(A.SW_OK) if len(chunk) == le else bytes([0x62, 0x82]))
 
-    def _verify(self, p1: int, p2: int, body: bytes) -> bytes:
+    def _verify(self, apdu: A.Command) -> bytes:
         pin = self.pins.get(self.current or -1)
-        if pin is None or p1 != 0x00 or p2 != 0x80:
+        if pin is None or apdu.p1 != 0x00 or apdu.p2 != 0x80:
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED if pin is None else A.SW_WRONG_P1P2)
         if pin.tries_left == 0:
-            return _sw(A.SW_AUTH_BLOCKED)
-        if not body:  # status query
+            return _sw(self.locked_status if not apdu.data else A.SW_AUTH_BLOCKED)
+        if not apdu.data:  # status query
             return _sw(A.SW_OK) if pin.verified else bytes([0x63, 0xC0 | pin.tries_left])
-        given = body[1 : 1 + body[0]]
-        if given == pin.value:
+        if apdu.data == pin.value:
             pin.tries_left = pin.max_tries
             pin.verified = True
             return _sw(A.SW_OK)
@@ -146,20 +149,22 @@ class JPKIApplet:
         pin.verified = False
         return bytes([0x63, 0xC0 | pin.tries_left])
 
-    def _sign(self, p1: int, p2: int, body: bytes) -> bytes:
+    def _sign(self, apdu: A.Command) -> bytes:
         key = self.keys.get(self.current or -1)
         if key is None:
             return _sw(A.SW_CONDITIONS_NOT_SATISFIED)
         pin_ef = A.EF_SIGN_PIN if self.current == A.EF_SIGN_KEY else A.EF_AUTH_PIN
         if not self.pins[pin_ef].verified:
             return _sw(A.SW_SECURITY_NOT_SATISFIED)
-        if p1 != 0x00 or p2 != 0x80:
+        if apdu.p1 != 0x00 or apdu.p2 != 0x80:
             return _sw(A.SW_WRONG_P1P2)
-        if not body or len(body) < 1 + body[0]:
-            return _sw(A.SW_WRONG_LENGTH)
-        digest_info = body[1 : 1 + body[0]]
+        digest_info = apdu.data
         k = key.key_size // 8
-        if len(digest_info) > k - 11:
+        # Nothing to sign, more than PKCS#1 v1.5 can pad, or a response that cannot fit the
+        # Le asked for: refused, never a signature over something else.
+        if not digest_info or len(digest_info) > k - 11:
+            return _sw(A.SW_WRONG_LENGTH)
+        if apdu.le is not None and apdu.le < k:
             return _sw(A.SW_WRONG_LENGTH)
         # EMSA-PKCS1-v1_5 over the DigestInfo the host sent, then the raw RSA private operation.
         em = b"\x00\x01" + b"\xff" * (k - 3 - len(digest_info)) + b"\x00" + digest_info

@@ -7,7 +7,10 @@
 - certificate: ``parse_signature_certificate`` may only raise ``CertificateError``;
 - response: the PC/SC client fed arbitrary card answers (data + status word) may only raise
   ``CardError`` (never IndexError, never loop forever);
-- command: the virtual card answers any command APDU with data + a status word, never raises.
+- command: the virtual card answers any command APDU with data + a status word, never raises;
+  ``parse_command`` either refuses it (ValueError → 6700) or splits it into fields that
+  re-encode to exactly the bytes given; a signature answer ``9000`` only ever comes with a
+  256-byte signature over a non-empty payload.
 CI runs each briefly (tests/card_reader/test_fuzz.py).
 """
 
@@ -78,8 +81,34 @@ def command(data: bytes) -> None:
 
         _APPLET = JPKIApplet(make_card(CertificateAuthority.create()).to_image())
         _APPLET.process(A.select_aid(A.JPKI_AID))
+    try:
+        parsed = A.parse_command(data)
+    except ValueError:
+        parsed = None
+    if parsed is not None:
+        assert _encode(parsed) == data, (parsed, data.hex())
     answer = _APPLET.process(data)
     assert len(answer) >= 2
+    if parsed is None:
+        assert answer == b"\x67\x00"
+    elif parsed.ins == 0x2A and answer[-2:] == b"\x90\x00":
+        assert parsed.data and len(answer) == 258
+
+
+def _encode(c: A.Command) -> bytes:
+    """The bytes of a parsed command again (the parser's inverse, for the fuzz check)."""
+    out = bytes([c.cla, c.ins, c.p1, c.p2])
+    if c.extended:
+        if c.data:
+            out += b"\x00" + len(c.data).to_bytes(2, "big") + c.data
+        if c.le is not None:
+            out += (b"" if c.data else b"\x00") + (c.le % 65536).to_bytes(2, "big")
+        return out
+    if c.data:
+        out += bytes([len(c.data)]) + c.data
+    if c.le is not None:
+        out += bytes([c.le % 256])
+    return out
 
 
 TARGETS = {"certificate": certificate, "response": response, "command": command}

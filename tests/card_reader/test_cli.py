@@ -64,7 +64,7 @@ def test_mint_insert_read_remove(tmp_path: Path, pcscd: None) -> None:
     try:
         wait_for_reader_state(READER, True)
         shown = run("read", "--pin", "TSUKUBA1", env=env)
-        assert "筑波 太郎" in shown.stdout and "1970-02-03" in shown.stdout
+        assert "筑波 太郎" in shown.stdout and "1970-02-03 (昭和)" in shown.stdout
     finally:
         run("remove", env=env)
     wait_for_reader_state(READER, False)

@@ -4,24 +4,34 @@ the virtual card. One conformance class, two subclasses."""
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from card_reader.abc import JPKICard
-from card_reader.certificate import parse_signature_certificate
+from card_reader.certificate import (
+    POLICY_SIGNATURE,
+    POLICY_SIGNATURE_TEST,
+    parse_signature_certificate,
+)
 from card_reader.errors import (
     CardRemoved,
     InvalidPinFormat,
+    NotJPKICard,
     PinLocked,
     SecurityStatusNotSatisfied,
     WrongPin,
 )
-from card_reader.pcsc import PcscCard
+from card_reader.pcsc import PcscCard, wait_for_reader_state
 from card_reader.pkcs11 import Pkcs11Card
-from card_reader.testpki import VoterCard
-from card_reader.virtual_card import VpcdCard
+from card_reader.testpki import CertificateAuthority, VoterCard, make_card
+from card_reader.virtual_card import JPKIApplet, VpcdCard
 
 from .conftest import READER
 
@@ -30,7 +40,78 @@ class CardConformance:
     def open(self) -> JPKICard:
         raise NotImplementedError
 
+    def test_signature_certificate_whatever_its_policy(
+        self, insert_card: Callable[[dict[str, Any]], VpcdCard], sign_ca: CertificateAuthority
+    ) -> None:
+        """J-LIS's test-environment policy (…1.0.20): still the certificate of the signature
+        key, found by the key's ID / label, not by a policy guessed in the DER."""
+        card = make_card(sign_ca, policy=POLICY_SIGNATURE_TEST)
+        insert_card(card.to_image())
+        with self.open() as jpki:
+            jpki.verify_signature_pin("ABC123")
+            der = jpki.read_signature_certificate()
+            signature = jpki.sign_sha256(hashlib.sha256(b"x").digest())
+        assert der == card.sign_certificate.public_bytes(Encoding.DER)
+        assert parse_signature_certificate(der).policy_oids == (
+            POLICY_SIGNATURE_TEST.dotted_string,
+        )
+        card.sign_certificate.public_key().verify(  # type: ignore[union-attr]
+            signature, b"x", padding.PKCS1v15(), hashes.SHA256()
+        )
+
+    def test_ca_certificate(self, card: VpcdCard, card_template: VoterCard) -> None:
+        expected = card_template.sign_ca.public_bytes(Encoding.DER)
+        with self.open() as jpki:
+            assert jpki.read_signature_ca_certificate() == expected  # free: no PIN needed
+            jpki.verify_signature_pin("ABC123")
+            assert jpki.read_signature_ca_certificate() == expected
+        assert card.applet.pins[0x001B].tries_left == 5
+
+    def test_a_card_without_the_jpki_application(
+        self, pcscd: None, card_template: VoterCard
+    ) -> None:
+        """Another smart card (every application 'not found'): NotJPKICard, not "no card"."""
+
+        class OtherCard(JPKIApplet):
+            def process(self, command: bytes) -> bytes:
+                return b"\x6a\x82"
+
+        served = VpcdCard(OtherCard(card_template.to_image()))
+        served.insert()
+        try:
+            wait_for_reader_state(READER, True)
+            with pytest.raises(NotJPKICard):
+                self.open()
+        finally:
+            served.remove()
+            wait_for_reader_state(READER, False)
+            time.sleep(1.0)
+
+    @pytest.mark.parametrize("locked_status", ["6983", "63C0"])
+    def test_locked_pin_is_reported_as_locked(
+        self,
+        insert_card: Callable[[dict[str, Any]], VpcdCard],
+        card_template: VoterCard,
+        locked_status: str,
+    ) -> None:
+        image = {**card_template.to_image(), "locked_status": locked_status}
+        image["signature"] = {**image["signature"], "tries_left": 0}
+        card = insert_card(image)
+        with pytest.raises(PinLocked), self.open() as jpki:
+            jpki.verify_signature_pin("ABC123")
+        with pytest.raises(PinLocked), self.open() as jpki:
+            jpki.signature_pin_tries_left()
+        assert card.applet.pins[0x001B].tries_left == 0
+
     def test_certificate_and_signature(self, card: VpcdCard, card_template: VoterCard) -> None:
+        assert (
+            card_template.sign_certificate.extensions.get_extension_for_class(
+                x509.CertificatePolicies
+            )
+            .value[0]
+            .policy_identifier
+            == POLICY_SIGNATURE
+        )  # J-LIS's real class-20 policy
         with self.open() as jpki:
             with pytest.raises(SecurityStatusNotSatisfied):
                 jpki.read_signature_certificate()
@@ -86,13 +167,34 @@ class TestPcsc(CardConformance):
             jpki.verify_signature_pin("ABC123")
             assert jpki.signature_pin_tries_left() == 5
 
-    def test_token_info_and_ca_certificate(self, card: VpcdCard, card_template: VoterCard) -> None:
+    def test_extended_length_apdus_through_pcscd(
+        self, card: VpcdCard, card_template: VoterCard
+    ) -> None:
+        """What a reader sends a real card: an extended-Le READ BINARY for a whole certificate
+        and an extended-length signature command, through pcscd and vpcd."""
+        from card_reader import apdu as A
+
+        der = card_template.sign_ca.public_bytes(Encoding.DER)
+        digest = hashlib.sha256(b"extended").digest()
+        with PcscCard.connect(READER) as jpki:
+            jpki._select_ef(A.EF_SIGN_CA_CERT)
+            data, sw = jpki._status(A.read_binary_extended(0, len(der)))
+            assert (data, sw) == (der, A.SW_OK) and len(der) > 256
+            jpki.verify_signature_pin("ABC123")
+            jpki._select_ef(A.EF_SIGN_KEY)
+            signature, sw = jpki._status(
+                A.compute_signature_extended(A.SHA256_DIGEST_INFO + digest)
+            )
+            assert sw == A.SW_OK
+            _, sw = jpki._status(A.compute_signature_extended(b""))
+            assert sw == A.SW_WRONG_LENGTH
+        card_template.sign_certificate.public_key().verify(  # type: ignore[union-attr]
+            signature, b"extended", padding.PKCS1v15(), hashes.SHA256()
+        )
+
+    def test_token_info(self, card: VpcdCard) -> None:
         with PcscCard.connect(READER) as jpki:
             assert jpki.token_info().startswith(b"JPKIAPICCTOKEN2")
-            ca = jpki.read_signature_ca_certificate()
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        assert ca == card_template.sign_ca.public_bytes(Encoding.DER)
 
 
 class TestPkcs11(CardConformance):
