@@ -20,6 +20,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import tomllib
@@ -32,6 +33,7 @@ from flask.typing import ResponseReturnValue
 
 from election import token as tokens
 from election.errors import ElectionError
+from election.primitives.blind_rsa import RSAPublicKey
 from registrar.eligibility import (
     ElectionRules,
     TrustStore,
@@ -163,6 +165,20 @@ def _b64(body: Mapping[str, Any], field: str) -> bytes:
         raise Refusal("bad_request", f"{field} is not base64") from exc
 
 
+def check_blinded(blinded: bytes, key: RSAPublicKey) -> None:
+    """A blinded value must be a full-length element of Z_n^* other than the trivial ones: 0, 1
+    and n−1 sign to known values, and a value sharing a factor with n is not a blinding."""
+    if len(blinded) != key.size:
+        raise Refusal("bad_blinded_token", f"{len(blinded)} bytes, {key.size} expected")
+    value = int.from_bytes(blinded, "big")
+    if value >= key.n:
+        raise Refusal("bad_blinded_token", "not below the modulus")
+    if value in (0, 1, key.n - 1):
+        raise Refusal("degenerate_blinded_token", "0, 1 or n-1")
+    if math.gcd(value, key.n) != 1:
+        raise Refusal("degenerate_blinded_token", "not coprime to the modulus")
+
+
 @api.get("/info")
 def info() -> ResponseReturnValue:
     key = _parts()["signer"].public_key
@@ -218,12 +234,10 @@ def issue() -> ResponseReturnValue:
         elif not rules.in_municipality(attrs.address):
             raise Refusal("other_municipality")
         signer: BlindSigner = parts["signer"]
-        if (
-            len(blinded) != signer.public_key.size
-            or int.from_bytes(blinded, "big") >= signer.public_key.n
-        ):
-            raise Refusal("bad_blinded_token", f"{len(blinded)} bytes")
-        first = ledger.record_issuance(person, fingerprint, kiosk_id, now)
+        check_blinded(blinded, signer.public_key)
+        first = ledger.record_issuance(
+            person, fingerprint, hashlib.sha256(blinded).hexdigest(), kiosk_id, now
+        )
         try:
             blind_signature = signer.blind_sign(blinded)
         except ElectionError as exc:

@@ -43,11 +43,16 @@ class RollEntry(Base):
 
 
 class Issuance(Base):
-    """Person → the certificate their token was issued for. One row per person, ever."""
+    """Person → the certificate and the blinded request their token was issued for. One row per
+    person, ever: the primary key is the database's guarantee of one token per person.
+
+    ``blinded_sha256`` is a digest of the blinded value, not of the token: RSA blinding is
+    perfectly hiding, so it carries no information about the token (docs/threat-model.md)."""
 
     __tablename__ = "issuance"
     person_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     certificate_sha256: Mapped[str] = mapped_column(String(64))
+    blinded_sha256: Mapped[str] = mapped_column(String(64))
     kiosk_id: Mapped[str] = mapped_column(String(64))
     first_issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     reissues: Mapped[int] = mapped_column(Integer, default=0)
@@ -143,16 +148,25 @@ class Ledger:
 
     # --- issuance -----------------------------------------------------------------------------
     def record_issuance(
-        self, person: str, fingerprint: str, kiosk_id: str, now: dt.datetime
+        self, person: str, fingerprint: str, blinded_sha256: str, kiosk_id: str, now: dt.datetime
     ) -> bool:
-        """Record that ``person`` gets a token for ``fingerprint``. True for a first issue,
-        False for an idempotent re-issue; :class:`Refusal` for a different certificate."""
+        """Record that ``person`` gets a token for ``fingerprint`` and the blinded value whose
+        digest is ``blinded_sha256``. True for a first issue, False for an idempotent re-issue
+        (same certificate, same blinded value: the same blind signature, since RSA signing is
+        deterministic). :class:`Refusal` ``different_certificate`` or ``different_request``
+        otherwise.
+
+        One transaction inserts the row; the primary key on ``person_key`` makes concurrent
+        first requests for one person serialise in the database (PostgreSQL waits for the
+        other transaction and then raises a unique violation; SQLite holds one writer), so
+        exactly one blinded value is ever recorded for a person."""
         try:
             with self.session() as s, s.begin():
                 s.add(
                     Issuance(
                         person_key=person,
                         certificate_sha256=fingerprint,
+                        blinded_sha256=blinded_sha256,
                         kiosk_id=kiosk_id,
                         first_issued_at=now,
                         reissues=0,
@@ -162,11 +176,13 @@ class Ledger:
         except IntegrityError:
             pass  # the person is already in the ledger (maybe from a concurrent request)
         with self.session() as s, s.begin():
-            row = s.get(Issuance, person)
-            if row is None:  # pragma: no cover - the row cannot vanish
+            row = s.get(Issuance, person, with_for_update=True)
+            if row is None:  # pragma: no cover - rows are never deleted
                 raise Refusal("bad_request", "ledger race")
             if row.certificate_sha256 != fingerprint:
                 raise Refusal("different_certificate", f"first issued at kiosk {row.kiosk_id}")
+            if row.blinded_sha256 != blinded_sha256:
+                raise Refusal("different_request", f"first issued at kiosk {row.kiosk_id}")
             row.reissues += 1
         return False
 

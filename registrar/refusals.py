@@ -91,6 +91,16 @@ REASONS: dict[str, tuple[int, str, str]] = {
         "別の電子証明書で既に受付済みです。係員にお尋ねください",
         "this person was already issued a token with another certificate; please ask staff",
     ),
+    "different_request": (
+        409,
+        "この方には既に別の要求で投票トークンを発行しています。係員にお尋ねください",
+        "this person was already issued a token for another blinded request; please ask staff",
+    ),
+    "degenerate_blinded_token": (
+        400,
+        "投票トークンの値が正しくありません",
+        "the blinded token is 0, 1, n-1 or shares a factor with the registrar's modulus",
+    ),
     "bad_blinded_token": (
         400,
         "投票トークンの形式が正しくありません",
