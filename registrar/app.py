@@ -35,6 +35,7 @@ from election import token as tokens
 from election.errors import ElectionError
 from election.primitives.blind_rsa import RSAPublicKey
 from registrar.eligibility import (
+    DEFAULT_POLICIES,
     ElectionRules,
     TrustStore,
     normalize_address,
@@ -52,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "ROLL_REQUIRED": False,
     "KIOSKS": {},
     "CRLS": [],
+    "SIGNATURE_POLICIES": list(DEFAULT_POLICIES),
 }
 
 api = Blueprint("registrar_api", __name__, url_prefix="/v1")
@@ -116,7 +118,11 @@ def init_app(app: Flask) -> None:
     day = cfg["ELECTION_DAY"]
     app.extensions["ippyo_registrar"] = {
         "ledger": Ledger.open(cfg["DATABASE_URL"]),
-        "trust": TrustStore([Path(p) for p in cfg["CA_CERTS"]], [Path(p) for p in cfg["CRLS"]]),
+        "trust": TrustStore(
+            [Path(p) for p in cfg["CA_CERTS"]],
+            [Path(p) for p in cfg["CRLS"]],
+            [str(p) for p in cfg["SIGNATURE_POLICIES"]],
+        ),
         "signer": signer,
         "rules": ElectionRules(
             dt.date.fromisoformat(day) if isinstance(day, str) else day,

@@ -27,11 +27,16 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from card_reader.certificate import POLICY_SIGNATURE, JPKIAttributes, parse_signature_certificate
+from card_reader.certificate import (
+    SIGNATURE_POLICIES,
+    JPKIAttributes,
+    parse_signature_certificate,
+)
 from card_reader.errors import CertificateError
 from registrar.refusals import Refusal
 
-SIGNATURE_POLICY = POLICY_SIGNATURE.dotted_string
+DEFAULT_POLICIES: tuple[str, ...] = tuple(sorted(SIGNATURE_POLICIES))
+"""J-LIS's signature certificate policy (…1.1.20) and its test environment's (…1.0.20)."""
 
 
 def person_key(attrs: JPKIAttributes) -> str:
@@ -63,8 +68,14 @@ def age_on(born: dt.date, day: dt.date) -> int:
 class TrustStore:
     """The JPKI signature CA certificates and their CRLs, from files."""
 
-    def __init__(self, ca_paths: list[Path], crl_paths: list[Path]) -> None:
+    def __init__(
+        self,
+        ca_paths: list[Path],
+        crl_paths: list[Path],
+        policies: tuple[str, ...] | list[str] = DEFAULT_POLICIES,
+    ) -> None:
         self.ca_paths, self.crl_paths = ca_paths, crl_paths
+        self.policies = frozenset(policies)
         self._stamp: tuple[float, ...] = ()
         self.cas: list[x509.Certificate] = []
         self.crls: list[x509.CertificateRevocationList] = []
@@ -127,7 +138,7 @@ class TrustStore:
             attrs = parse_signature_certificate(der)
         except CertificateError as exc:
             raise Refusal("bad_certificate", exc.detail) from exc
-        if SIGNATURE_POLICY not in attrs.policy_oids:
+        if not self.policies.intersection(attrs.policy_oids):
             raise Refusal("wrong_policy", ",".join(attrs.policy_oids) or "no policy")
         issuer = issuers[0]
         crls = [c for c in self.crls if c.issuer == issuer.subject]  # signatures checked at load
@@ -159,7 +170,10 @@ class ElectionRules:
     roll_required: bool = False
 
     def check_age(self, attrs: JPKIAttributes) -> None:
-        age = age_on(attrs.date_of_birth, self.election_day)
+        born: object = attrs.date_of_birth
+        if not isinstance(born, dt.date):  # the parser gave no date (e.g. era "unknown")
+            raise Refusal("bad_certificate", "no date of birth")
+        age = age_on(born, self.election_day)
         if age < self.minimum_age:
             raise Refusal("under_age", f"{age} on {self.election_day}")
 
