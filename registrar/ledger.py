@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     create_engine,
+    delete,
     event,
     select,
     update,
@@ -124,9 +125,29 @@ class Ledger:
         return self._sessions()
 
     # --- challenges ---------------------------------------------------------------------------
-    def add_challenge(self, nonce: str, kiosk_id: str, expires_at: dt.datetime) -> None:
+    def add_challenge(
+        self, nonce: str, kiosk_id: str, expires_at: dt.datetime, now: dt.datetime | None = None
+    ) -> None:
+        """A new challenge; expired challenges (used or not) are purged at the same time."""
         with self.session() as s, s.begin():
+            if now is not None:
+                s.execute(delete(Challenge).where(Challenge.expires_at < now))
             s.add(Challenge(nonce=nonce, kiosk_id=kiosk_id, expires_at=expires_at, used=False))
+
+    def challenge_count(self) -> int:
+        with self.session() as s:
+            return len(s.execute(select(Challenge.nonce)).all())
+
+    def check_challenge(self, nonce: str, kiosk_id: str, now: dt.datetime) -> None:
+        """The refusals of :meth:`consume_challenge`, without using the challenge up."""
+        with self.session() as s:
+            row = s.get(Challenge, nonce)
+            if row is None or row.kiosk_id != kiosk_id:
+                raise Refusal("bad_challenge")
+            if row.used:
+                raise Refusal("challenge_reused")
+            if now > _utc(row.expires_at):
+                raise Refusal("challenge_expired")
 
     def consume_challenge(self, nonce: str, kiosk_id: str, now: dt.datetime) -> None:
         """Single use, bound to the kiosk, not expired; atomic against concurrent use."""
