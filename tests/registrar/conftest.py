@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
-from werkzeug.serving import make_server
 
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
 from election import token as tokens
 from election.primitives import blind_rsa
 from registrar.app import create_app, hash_secret
+from registrar.server import make_server
 from registrar.signer import KeyFileSigner
 
 ELECTION_ID = bytes(range(32))
@@ -223,14 +223,23 @@ class HttpClient:
 
 @contextlib.contextmanager
 def serving(app: Flask) -> Iterator[str]:
-    """The app on a free loopback port in this process; stopped at the end."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    """The app under the production server (cheroot) on a free loopback port in this
+    process; stopped at the end."""
+    with production_server(app) as (url, _server):
+        yield url
+
+
+@contextlib.contextmanager
+def production_server(app: Flask, **options: Any) -> Iterator[tuple[str, Any]]:
+    server = make_server(app, "127.0.0.1", 0, **options)
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
+    scheme = "https" if options.get("tls_cert") else "http"
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"{scheme}://127.0.0.1:{server.bind_addr[1]}", server
     finally:
-        server.shutdown()
+        server.stop()
         thread.join(timeout=10)
 
 
