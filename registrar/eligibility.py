@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, utils
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -197,7 +197,7 @@ def key_id(ca: x509.Certificate) -> bytes:
     try:
         return ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
-        return x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest  # type: ignore[arg-type]
+        return x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
 
 
 def authority_key_id(extensions: x509.Extensions) -> bytes | None:
@@ -211,8 +211,10 @@ def authority_key_id(extensions: x509.Extensions) -> bytes | None:
 def verify_card_signature(cert: x509.Certificate, digest: bytes, signature: bytes) -> None:
     """The card's PKCS#1 v1.5 signature over DigestInfo(SHA-256, digest)."""
     key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise Refusal("bad_card_signature", "the certificate's key is not RSA")
     try:
-        key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))  # type: ignore[union-attr,call-arg]
+        key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
     except (InvalidSignature, TypeError, ValueError) as exc:
         raise Refusal("bad_card_signature") from exc
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -105,6 +105,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 @dataclass
 class Ledger:
     engine: Engine
+    _sessions: sessionmaker[Session] = field(init=False, repr=False)
 
     @classmethod
     def open(cls, url: str) -> Ledger:
@@ -113,7 +114,7 @@ class Ledger:
             if url.startswith("sqlite")
             else {}
         )
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(engine)

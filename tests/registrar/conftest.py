@@ -286,14 +286,14 @@ def issue(
     if nonce is None:
         r = client.post("/v1/challenges", headers=auth)
         assert r.status_code == 201, r.json
-        nonce = r.json["nonce"]  # type: ignore[index]
+        nonce = r.json["nonce"]
     signer = sign_with or card
     card_sig = card_sign(signer, tokens.challenge_digest(bytes.fromhex(nonce), kiosk_id))
     token_sig = card_sign(card, tokens.token_request_digest(ELECTION_ID))
     info = client.get("/v1/info").json
     registrar_key = blind_rsa.RSAPublicKey(
         int(info["registrar_key"]["n"], 16), info["registrar_key"]["e"]
-    )  # type: ignore[index]
+    )
     if blind is None:
         token, blinding = tokens.blind_token(registrar_key, ELECTION_ID, token_sig)
     else:  # a kiosk that blinds otherwise (another token, or another blinding factor)
@@ -311,4 +311,4 @@ def issue(
             "blinded_token": base64.b64encode(blinding.blinded_msg).decode(),
         },
     )
-    return Attempt(r.status_code, r.json or {}, token, blinding)  # type: ignore[arg-type]
+    return Attempt(r.status_code, r.json or {}, token, blinding)
