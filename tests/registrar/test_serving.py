@@ -129,3 +129,54 @@ def test_a_slow_body_is_cut_off(app: Flask) -> None:
                 answer += chunk
             assert time.monotonic() - start < 10
         assert b"200 OK" not in answer
+
+
+def test_serve_command_with_tls_and_client_certificates(
+    tmp_path: Path, pki: Pki, keyfile: Path, tls: dict[str, str]
+) -> None:
+    """`ippyo registrar serve` as an operator runs it, with TLS and required kiosk certs."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ELECTION_ID
+
+    serve = [sys.executable, "-m", "ippyo", "registrar", "serve"]
+    config = tmp_path / "registrar.toml"
+    config.write_text(
+        f'DATABASE_URL = "sqlite:///{tmp_path / "r.db"}"\nELECTION_ID = "{ELECTION_ID.hex()}"\n'
+        f'ELECTION_DAY = "2026-12-06"\nMUNICIPALITY = "茨城県つくば市"\n'
+        f'CA_CERTS = ["{pki.ca_path}"]\nCRLS = ["{pki.crl_path}"]\n'
+        f'TLS_CERT = "{tls["cert"]}"\nTLS_KEY = "{tls["key"]}"\n'
+        f'TLS_CLIENT_CA = "{tls["kiosk_ca"]}"\n'
+        f'SIGNER = {{ type = "keyfile", path = "{keyfile}" }}\n'
+        '[KIOSKS]\n"kiosk-01" = "' + "0" * 64 + '"\n'
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [*serve, "--config", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    url = f"https://127.0.0.1:{port}"
+    kiosk_cert = (tls["kiosk_cert"], tls["kiosk_key"])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                info = requests.get(url + "/v1/info", verify=tls["ca"], cert=kiosk_cert, timeout=2)
+                break
+            except requests.exceptions.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+                time.sleep(0.2)
+        assert info.json()["election_id"] == ELECTION_ID.hex()
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(url + "/v1/info", verify=tls["ca"], timeout=5)
+    finally:
+        server.terminate()  # the server this test started
+        server.wait(timeout=10)
