@@ -3,8 +3,9 @@ card-signature check, rules, ledger write, audit entry and blind signing.
 
     .venv/bin/python bench/bench_registrar.py [--voters 300]
 
-Runs in process (Flask test client) and over HTTP (threaded WSGI server on 127.0.0.1, several
-kiosk threads), on SQLite, with the key-file signer. The kiosks' card work (signing the
+Runs in process (Flask test client) and over HTTP (the production server, cheroot, in its own
+process on 127.0.0.1 — as `ippyo registrar serve` runs it — with 4 concurrent kiosk threads),
+on SQLite, with the key-file signer. The kiosks' card work (signing the
 challenge and the token request, blinding) is done before timing: it happens on the kiosks.
 Prints JSON lines and a table; never fails.
 """
@@ -15,6 +16,8 @@ import argparse
 import base64
 import datetime as dt
 import json
+import multiprocessing
+import socket
 import tempfile
 import threading
 import time
@@ -23,11 +26,11 @@ from typing import Any
 
 import requests
 from cryptography.hazmat.primitives.serialization import Encoding
-from werkzeug.serving import make_server
 
 from card_reader.testpki import CertificateAuthority, Resident, make_card, new_key
 from election import token as tokens
 from registrar.app import create_app, hash_secret
+from registrar.server import make_server
 from registrar.signer import KeyFileSigner
 from tests.registrar.conftest import ELECTION_ID, card_sign
 
@@ -67,6 +70,7 @@ def main() -> None:
             "CRLS": [str(tmp / "crl.der")],
             "KIOSKS": {f"k{i}": hash_secret("s") for i in range(args.threads)},
             "SIGNER": {"type": "keyfile", "path": str(tmp / "key.pem")},
+            "CHALLENGES_PER_MINUTE": 10**6,
         }
 
     def prepared(card: Any, nonce: bytes, kiosk: str, key: Any) -> dict[str, str]:
@@ -103,10 +107,23 @@ def main() -> None:
     print(json.dumps(rows[-1]), flush=True)
 
     # Over HTTP: each kiosk thread asks for a challenge, then the token, for its voters.
-    app = create_app(config("http.db"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(config("http.db"), port), daemon=True
+    )
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/healthz", timeout=1)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     shares = [
         cards[args.voters + i :: args.threads][: args.voters // args.threads]
         for i in range(args.threads)
@@ -137,7 +154,8 @@ def main() -> None:
         t.join()
     total = sum(len(w) for w in work)
     rate = total / (time.perf_counter() - t0)
-    server.shutdown()
+    server.terminate()  # the server process this benchmark started
+    server.join(10)
     rows.append(
         {
             "figure": "issuances_per_s_http",
@@ -151,6 +169,10 @@ def main() -> None:
     print("\nfigure                        issuances/s")
     for r in rows:
         print(f"{r['figure']:<29} {r['value']:>10}")
+
+
+def _serve(config: dict[str, Any], port: int) -> None:
+    make_server(create_app(config), "127.0.0.1", port).safe_start()
 
 
 if __name__ == "__main__":

@@ -26,15 +26,20 @@ def registrar() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8710, show_default=True)
 def serve(config_path: Path, host: str, port: int) -> None:
-    """Serve the kiosk API (threaded WSGI server; put TLS in front in production)."""
-    from werkzeug.serving import run_simple
-
+    """Serve the kiosk API under cheroot (TLS and kiosk client certificates from the
+    configuration's TLS_CERT, TLS_KEY, TLS_CLIENT_CA)."""
     from registrar.app import create_app
+    from registrar.server import serve_app
 
     os.environ["IPPYO_REGISTRAR_CONFIG"] = str(config_path)
     app = create_app()
-    click.echo(f"registrar for election {app.config['ELECTION_ID'][:16]}… on http://{host}:{port}")
-    run_simple(host, port, app, threaded=True)
+    scheme = "https" if app.config.get("TLS_CERT") else "http"
+    mtls = " (kiosk client certificates required)" if app.config.get("TLS_CLIENT_CA") else ""
+    click.echo(
+        f"registrar for election {app.config['ELECTION_ID'][:16]}… on {scheme}://{host}:{port}"
+        + mtls
+    )
+    serve_app(app, host, port)
 
 
 @registrar.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     create_engine,
+    delete,
     event,
     select,
     update,
@@ -43,11 +44,16 @@ class RollEntry(Base):
 
 
 class Issuance(Base):
-    """Person → the certificate their token was issued for. One row per person, ever."""
+    """Person → the certificate and the blinded request their token was issued for. One row per
+    person, ever: the primary key is the database's guarantee of one token per person.
+
+    ``blinded_sha256`` is a digest of the blinded value, not of the token: RSA blinding is
+    perfectly hiding, so it carries no information about the token (docs/threat-model.md)."""
 
     __tablename__ = "issuance"
     person_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     certificate_sha256: Mapped[str] = mapped_column(String(64))
+    blinded_sha256: Mapped[str] = mapped_column(String(64))
     kiosk_id: Mapped[str] = mapped_column(String(64))
     first_issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     reissues: Mapped[int] = mapped_column(Integer, default=0)
@@ -99,6 +105,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 @dataclass
 class Ledger:
     engine: Engine
+    _sessions: sessionmaker[Session] = field(init=False, repr=False)
 
     @classmethod
     def open(cls, url: str) -> Ledger:
@@ -107,7 +114,7 @@ class Ledger:
             if url.startswith("sqlite")
             else {}
         )
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(engine)
@@ -119,9 +126,29 @@ class Ledger:
         return self._sessions()
 
     # --- challenges ---------------------------------------------------------------------------
-    def add_challenge(self, nonce: str, kiosk_id: str, expires_at: dt.datetime) -> None:
+    def add_challenge(
+        self, nonce: str, kiosk_id: str, expires_at: dt.datetime, now: dt.datetime | None = None
+    ) -> None:
+        """A new challenge; expired challenges (used or not) are purged at the same time."""
         with self.session() as s, s.begin():
+            if now is not None:
+                s.execute(delete(Challenge).where(Challenge.expires_at < now))
             s.add(Challenge(nonce=nonce, kiosk_id=kiosk_id, expires_at=expires_at, used=False))
+
+    def challenge_count(self) -> int:
+        with self.session() as s:
+            return len(s.execute(select(Challenge.nonce)).all())
+
+    def check_challenge(self, nonce: str, kiosk_id: str, now: dt.datetime) -> None:
+        """The refusals of :meth:`consume_challenge`, without using the challenge up."""
+        with self.session() as s:
+            row = s.get(Challenge, nonce)
+            if row is None or row.kiosk_id != kiosk_id:
+                raise Refusal("bad_challenge")
+            if row.used:
+                raise Refusal("challenge_reused")
+            if now > _utc(row.expires_at):
+                raise Refusal("challenge_expired")
 
     def consume_challenge(self, nonce: str, kiosk_id: str, now: dt.datetime) -> None:
         """Single use, bound to the kiosk, not expired; atomic against concurrent use."""
@@ -143,16 +170,25 @@ class Ledger:
 
     # --- issuance -----------------------------------------------------------------------------
     def record_issuance(
-        self, person: str, fingerprint: str, kiosk_id: str, now: dt.datetime
+        self, person: str, fingerprint: str, blinded_sha256: str, kiosk_id: str, now: dt.datetime
     ) -> bool:
-        """Record that ``person`` gets a token for ``fingerprint``. True for a first issue,
-        False for an idempotent re-issue; :class:`Refusal` for a different certificate."""
+        """Record that ``person`` gets a token for ``fingerprint`` and the blinded value whose
+        digest is ``blinded_sha256``. True for a first issue, False for an idempotent re-issue
+        (same certificate, same blinded value: the same blind signature, since RSA signing is
+        deterministic). :class:`Refusal` ``different_certificate`` or ``different_request``
+        otherwise.
+
+        One transaction inserts the row; the primary key on ``person_key`` makes concurrent
+        first requests for one person serialise in the database (PostgreSQL waits for the
+        other transaction and then raises a unique violation; SQLite holds one writer), so
+        exactly one blinded value is ever recorded for a person."""
         try:
             with self.session() as s, s.begin():
                 s.add(
                     Issuance(
                         person_key=person,
                         certificate_sha256=fingerprint,
+                        blinded_sha256=blinded_sha256,
                         kiosk_id=kiosk_id,
                         first_issued_at=now,
                         reissues=0,
@@ -162,11 +198,13 @@ class Ledger:
         except IntegrityError:
             pass  # the person is already in the ledger (maybe from a concurrent request)
         with self.session() as s, s.begin():
-            row = s.get(Issuance, person)
-            if row is None:  # pragma: no cover - the row cannot vanish
+            row = s.get(Issuance, person, with_for_update=True)
+            if row is None:  # pragma: no cover - rows are never deleted
                 raise Refusal("bad_request", "ledger race")
             if row.certificate_sha256 != fingerprint:
                 raise Refusal("different_certificate", f"first issued at kiosk {row.kiosk_id}")
+            if row.blinded_sha256 != blinded_sha256:
+                raise Refusal("different_request", f"first issued at kiosk {row.kiosk_id}")
             row.reissues += 1
         return False
 

@@ -9,6 +9,20 @@ from dataclasses import dataclass
 REASONS: dict[str, tuple[int, str, str]] = {
     "unauthenticated_kiosk": (401, "投票端末を認証できません", "the kiosk is not authenticated"),
     "bad_request": (400, "要求の形式が正しくありません", "the request is malformed"),
+    "request_too_large": (413, "要求が大きすぎます", "the request body is too large"),
+    "request_timeout": (408, "要求の受信が時間切れです", "the request was not received in time"),
+    "not_found": (404, "そのような窓口はありません", "no such endpoint"),
+    "method_not_allowed": (405, "この操作はできません", "method not allowed"),
+    "rate_limited": (
+        429,
+        "要求が多すぎます。しばらく待ってから操作してください",
+        "too many challenges from this kiosk; wait a moment",
+    ),
+    "internal_error": (
+        500,
+        "登録所で障害が発生しました。係員をお呼びください",
+        "internal error at the registrar; please call staff",
+    ),
     "bad_challenge": (400, "確認用の番号が正しくありません", "unknown challenge"),
     "challenge_expired": (
         400,
@@ -90,6 +104,16 @@ REASONS: dict[str, tuple[int, str, str]] = {
         409,
         "別の電子証明書で既に受付済みです。係員にお尋ねください",
         "this person was already issued a token with another certificate; please ask staff",
+    ),
+    "different_request": (
+        409,
+        "この方には既に別の要求で投票トークンを発行しています。係員にお尋ねください",
+        "this person was already issued a token for another blinded request; please ask staff",
+    ),
+    "degenerate_blinded_token": (
+        400,
+        "投票トークンの値が正しくありません",
+        "the blinded token is 0, 1, n-1 or shares a factor with the registrar's modulus",
     ),
     "bad_blinded_token": (
         400,

@@ -63,7 +63,9 @@ class Pkcs11Signer:
         if len(blinded) != k or int.from_bytes(blinded, "big") >= self.public_key.n:
             raise EncodingError(f"a blinded message is {k} bytes below the modulus")
         with self._lock:  # one PKCS#11 session is not to be shared by threads at once
-            signature = bytes(self._key.sign(blinded, mechanism=self._pkcs11.Mechanism.RSA_X_509))
+            signature = bytes(
+                self._key.sign(blinded, mechanism=self._pkcs11.Mechanism.RSA_X_509)  # type: ignore[attr-defined]
+            )
         signature = signature.rjust(k, b"\0")
         blind_rsa.check_blind_signature(self.public_key, blinded, signature)
         return signature

@@ -4,29 +4,32 @@ real PostgreSQL server started here, and a kiosk that runs the issuance flow."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
-from flask.testing import FlaskClient
 
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
 from election import token as tokens
 from election.primitives import blind_rsa
 from registrar.app import create_app, hash_secret
+from registrar.server import make_server
 from registrar.signer import KeyFileSigner
 
 ELECTION_ID = bytes(range(32))
@@ -186,9 +189,65 @@ def app(database_url: str, pki: Pki, keyfile: Path, clock: list[dt.datetime]) ->
     )
 
 
+class HttpResponse:
+    """What the tests read of a response: status, JSON body (None if not JSON), headers."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        try:
+            self.json: Any = response.json()
+        except ValueError:
+            self.json = None
+
+
+class HttpClient:
+    """Talks to the registrar over real HTTP (a new connection per call, so threads may share
+    it); the same calls as Flask's test client, which the helpers below use."""
+
+    def __init__(self, base_url: str, **options: Any) -> None:
+        self.base_url, self.options = base_url.rstrip("/"), options
+
+    def request(self, method: str, path: str, **kwargs: Any) -> HttpResponse:
+        kwargs.setdefault("timeout", 30)
+        return HttpResponse(
+            requests.request(method, self.base_url + path, **self.options, **kwargs)
+        )
+
+    def get(self, path: str, **kwargs: Any) -> HttpResponse:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> HttpResponse:
+        return self.request("POST", path, **kwargs)
+
+
+@contextlib.contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app under the production server (cheroot) on a free loopback port in this
+    process; stopped at the end."""
+    with production_server(app) as (url, _server):
+        yield url
+
+
+@contextlib.contextmanager
+def production_server(app: Flask, **options: Any) -> Iterator[tuple[str, Any]]:
+    server = make_server(app, "127.0.0.1", 0, **options)
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    scheme = "https" if options.get("tls_cert") else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{server.bind_addr[1]}", server
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask) -> Iterator[HttpClient]:
+    """The registrar over real HTTP."""
+    with serving(app) as url:
+        yield HttpClient(url)
 
 
 AUTH = {"Authorization": f"Bearer {KIOSK}:{SECRET}"}
@@ -212,7 +271,7 @@ class Attempt:
 
 
 def issue(
-    client: FlaskClient,
+    client: Any,
     card: VoterCard,
     *,
     auth: dict[str, str] = AUTH,
@@ -220,20 +279,25 @@ def issue(
     kiosk_id: str = KIOSK,
     sign_with: VoterCard | None = None,
     certificate: bytes | None = None,
+    blind: Callable[[blind_rsa.RSAPublicKey], tuple[tokens.TokenKey, blind_rsa.BlindingResult]]
+    | None = None,
 ) -> Attempt:
     """The kiosk's side of issuance, as ippyo's kiosk does it."""
     if nonce is None:
         r = client.post("/v1/challenges", headers=auth)
         assert r.status_code == 201, r.json
-        nonce = r.json["nonce"]  # type: ignore[index]
+        nonce = r.json["nonce"]
     signer = sign_with or card
     card_sig = card_sign(signer, tokens.challenge_digest(bytes.fromhex(nonce), kiosk_id))
     token_sig = card_sign(card, tokens.token_request_digest(ELECTION_ID))
     info = client.get("/v1/info").json
     registrar_key = blind_rsa.RSAPublicKey(
         int(info["registrar_key"]["n"], 16), info["registrar_key"]["e"]
-    )  # type: ignore[index]
-    token, blinding = tokens.blind_token(registrar_key, ELECTION_ID, token_sig)
+    )
+    if blind is None:
+        token, blinding = tokens.blind_token(registrar_key, ELECTION_ID, token_sig)
+    else:  # a kiosk that blinds otherwise (another token, or another blinding factor)
+        token, blinding = blind(registrar_key)
     der = (
         certificate if certificate is not None else card.sign_certificate.public_bytes(Encoding.DER)
     )
@@ -247,4 +311,4 @@ def issue(
             "blinded_token": base64.b64encode(blinding.blinded_msg).decode(),
         },
     )
-    return Attempt(r.status_code, r.json or {}, token, blinding)  # type: ignore[arg-type]
+    return Attempt(r.status_code, r.json or {}, token, blinding)

@@ -16,7 +16,7 @@ from card_reader.testpki import Resident, make_card
 from election import token as tokens
 from election.primitives import blind_rsa
 
-from .conftest import AUTH, ELECTION_ID, KIOSK, Pki, issue
+from .conftest import AUTH, ELECTION_ID, KIOSK, HttpClient, Pki, issue, serving
 
 
 def _finalize(client: FlaskClient, attempt: object) -> bytes:
@@ -55,7 +55,7 @@ def test_concurrent_requests_for_one_person_make_one_row(
     results: list[int] = []
 
     def go() -> None:
-        results.append(issue(app.test_client(), card).status)
+        results.append(issue(client, card).status)
 
     threads = [threading.Thread(target=go) for _ in range(4)]
     for t in threads:
@@ -193,7 +193,13 @@ def test_electoral_roll(
         "山田 花子,1985-04-01,female,茨城県つくば市研究学園一丁目1番地1\n"
         "転居 次郎,1970-01-01,male,茨城県つくば市竹園1-1\n"
     )
-    client = roll_app.test_client()
+    with serving(roll_app) as url:
+        _roll_checks(HttpClient(url), pki)
+    with pytest.raises(ValueError, match="columns"):
+        ledger.import_roll("name,birthday\nx,y\n")
+
+
+def _roll_checks(client: HttpClient, pki: Pki) -> None:
     assert issue(client, pki.card()).status == 200
     moved = pki.card(
         Resident(
@@ -208,5 +214,3 @@ def test_electoral_roll(
     assert issue(client, stranger).code == "not_on_roll"
     outsider = pki.card(Resident(name="市外 人", address="東京都港区1-1"))
     assert issue(client, outsider).code == "other_municipality"
-    with pytest.raises(ValueError, match="columns"):
-        ledger.import_roll("name,birthday\nx,y\n")
