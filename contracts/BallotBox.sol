@@ -41,8 +41,11 @@ contract BallotBox {
     mapping(address => bytes32) public ballotOf;
     /// token => 1 + seq of its latest ballot
     mapping(address => uint256) private seqOf;
-    /// ballot hash => already cast (stops a replay of a superseded ballot)
-    mapping(bytes32 => bool) public ballotSeen;
+    /// ballot hash => CAST (stops a replay of a superseded ballot) or CHALLENGED (a checked
+    /// ballot's nonce is public: it must never be counted)
+    mapping(bytes32 => uint8) public ballotState;
+    uint8 private constant CAST = 1;
+    uint8 private constant CHALLENGED = 2;
 
     event PhaseChanged(Phase phase);
     event BallotCast(
@@ -70,6 +73,9 @@ contract BallotBox {
     error TokenAlreadyUsed(address token);
     error BallotAlreadyCast(bytes32 ballotHash);
     error InvalidConfiguration(string reason);
+    error RegistrarExponentNot65537();
+    error RegistrarKeySize(uint256 bits);
+    error BallotWasChallenged(bytes32 ballotHash);
 
     constructor(
         bytes32 electionId_,
@@ -81,13 +87,14 @@ contract BallotBox {
     ) {
         if (electionId_ == bytes32(0)) revert InvalidConfiguration("election id is zero");
         if (baseHash_ == bytes32(0)) revert InvalidConfiguration("base hash is zero");
-        if (modulus.length < 256 || modulus.length > 512) {
-            revert InvalidConfiguration("registrar modulus must be 2048 to 4096 bits");
+        if (modulus.length == 0 || modulus[0] == 0) {
+            revert InvalidConfiguration("registrar modulus is empty or has a leading zero byte");
         }
-        if (modulus[0] == 0) revert InvalidConfiguration("registrar modulus has a leading zero byte");
+        uint256 bits = 8 * modulus.length - _leadingZeroBits(uint8(modulus[0]));
+        if (bits < 2048 || bits > 4096) revert RegistrarKeySize(bits);
         if (uint8(modulus[modulus.length - 1]) & 1 == 0) revert InvalidConfiguration("registrar modulus is even");
-        if (exponent.length == 0 || exponent.length > 32) {
-            revert InvalidConfiguration("registrar exponent must be 1 to 32 bytes");
+        if (exponent.length != 3 || exponent[0] != 0x01 || exponent[1] != 0x00 || exponent[2] != 0x01) {
+            revert RegistrarExponentNot65537();
         }
         for (uint256 i = 0; i < kiosks.length; i++) {
             if (kiosks[i] == address(0)) revert InvalidConfiguration("kiosk address is zero");
@@ -153,7 +160,9 @@ contract BallotBox {
         bytes32 previous = ballotOf[token];
         if (previous != bytes32(0) && !revoteAllowed) revert TokenAlreadyUsed(token);
         bytes32 ballotHash = sha256(ballot);
-        if (ballotSeen[ballotHash]) revert BallotAlreadyCast(ballotHash);
+        uint8 state = ballotState[ballotHash];
+        if (state == CAST) revert BallotAlreadyCast(ballotHash);
+        if (state == CHALLENGED) revert BallotWasChallenged(ballotHash);
         if (!verifyBinding(token, ballotHash, bindingSignature)) revert InvalidBindingSignature();
         if (!verifyRegistrarSignature(token, registrarSignature)) revert InvalidRegistrarSignature();
 
@@ -163,7 +172,7 @@ contract BallotBox {
         }
         ballotOf[token] = ballotHash;
         seqOf[token] = seq + 1;
-        ballotSeen[ballotHash] = true;
+        ballotState[ballotHash] = CAST;
         emit BallotCast(seq, token, ballotHash, registrarSignature, bindingSignature, ballot);
     }
 
@@ -176,8 +185,13 @@ contract BallotBox {
     {
         if (!isKiosk[msg.sender]) revert NotKiosk();
         if (ballot.length == 0) revert EmptyBallot();
+        bytes32 ballotHash = sha256(ballot);
+        uint8 state = ballotState[ballotHash];
+        if (state == CAST) revert BallotAlreadyCast(ballotHash);
+        if (state == CHALLENGED) revert BallotWasChallenged(ballotHash);
+        ballotState[ballotHash] = CHALLENGED;
         seq = challengedCount++;
-        emit BallotChallenged(seq, msg.sender, sha256(ballot), ballot, masterNonce);
+        emit BallotChallenged(seq, msg.sender, ballotHash, ballot, masterNonce);
     }
 
     // --- verifiers (public so that tests and observers can call them) ----------------------------

@@ -62,6 +62,18 @@ REVERT_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "BallotAlreadyCast": ("この票はすでに投じられています", "this exact ballot was already cast"),
     "InvalidConfiguration": ("コントラクトの設定が不正です", "invalid contract configuration"),
+    "RegistrarExponentNot65537": (
+        "選挙人名簿管理者の公開指数は65537でなければなりません",
+        "the registrar key's public exponent must be 65537",
+    ),
+    "RegistrarKeySize": (
+        "選挙人名簿管理者の鍵長は2048〜4096ビットでなければなりません",
+        "the registrar key must have 2048 to 4096 bits",
+    ),
+    "BallotWasChallenged": (
+        "この票は検証用に開示済みのため投じられません",
+        "this ballot was opened for checking (challenged) and can never be cast",
+    ),
 }
 
 
