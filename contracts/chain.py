@@ -18,6 +18,7 @@ import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
+from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc import HTTPProvider
 
@@ -134,14 +135,24 @@ class Chain:
 
     # --- transactions -----------------------------------------------------------------------------
     def send_raw(self, raw: bytes) -> bytes:
-        """Broadcast a signed transaction; a node that already has it is fine."""
+        """Broadcast a signed transaction; a node that already has it is fine.
+
+        After a failover the kiosk re-broadcasts what it had sent: the new node may answer
+        that it already holds the transaction (geth: "already known"; Besu:
+        "Known transaction"), or, once it is sealed, that its nonce is too low. The first is
+        success; the second is success only if *this* transaction is on the chain (another
+        transaction with the same nonce would mean the ballot was not cast)."""
+        tx_hash = bytes(Web3.keccak(raw))
 
         def send(w3: Web3) -> bytes:
             try:
                 return bytes(w3.eth.send_raw_transaction(raw))
-            except ValueError as exc:  # geth: "already known" when re-broadcast after failover
-                if "already known" in str(exc) or "nonce too low" in str(exc):
-                    return bytes(Web3.keccak(raw))
+            except (Web3RPCError, ValueError) as exc:
+                message = rpc_error_message(exc).lower()
+                if any(known in message for known in _ALREADY_KNOWN):
+                    return tx_hash
+                if "nonce too low" in message and _transaction_known(w3, tx_hash):
+                    return tx_hash
                 raise
 
         return self.call(send)
@@ -195,13 +206,37 @@ class Chain:
         self.call(go)
 
 
+# What nodes answer when they already hold a transaction (geth, Besu, Nethermind, py-evm).
+_ALREADY_KNOWN = ("already known", "known transaction", "transaction_already_known", "alreadyknown")
+
+
+def rpc_error_message(exc: BaseException) -> str:
+    """The node's error message from a web3 exception: web3 v7+ raises ``Web3RPCError`` with
+    the JSON-RPC response attached; older code paths raise ``ValueError`` with a dict."""
+    if isinstance(exc, Web3RPCError) and exc.rpc_response is not None:
+        error = exc.rpc_response.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    if exc.args and isinstance(exc.args[0], dict):
+        message = exc.args[0].get("message")
+        if isinstance(message, str):
+            return message
+    return str(exc)
+
+
+def _transaction_known(w3: Web3, tx_hash: bytes) -> bool:
+    try:
+        w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return False
+    return True
+
+
 def _receipt_or_none(w3: Web3, tx_hash: bytes) -> Any:
     try:
         return w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-    except Exception as exc:
-        if type(exc).__name__ == "TransactionNotFound":
-            return None
-        raise
+    except TransactionNotFound:
+        return None
 
 
 class Sender:
