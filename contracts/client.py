@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -352,7 +353,7 @@ class BallotBox:
 
     def cast_receipt(self, pending: Pending, *, timeout: float = 60.0) -> CastReceipt:
         receipt = self.wait(pending, timeout=timeout)
-        topic = Web3.keccak(text="BallotCast(uint256,address,bytes32,bytes,bytes,bytes)")
+        topic = Web3.keccak(text="BallotCast(uint256,address,bytes32)")
         for log in receipt["logs"]:
             if log["topics"] and bytes(log["topics"][0]) == bytes(topic):
                 return CastReceipt(
@@ -386,19 +387,50 @@ class BallotBox:
     def cast_ballots(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
     ) -> list[CastBallot]:
-        """Every BallotCast event, as the core's :class:`CastBallot`, in seq order."""
+        """Every BallotCast event, as the core's :class:`CastBallot`, in seq order.
+
+        The event carries (seq, token, ballot hash); the ballot and both signatures are read
+        from the calldata of the transaction that emitted it, which any node serves, and
+        checked against the event (same contract, castBallot, same token, sha256 = hash)."""
         events = self._events("BallotCast", from_block, to_block, step)
-        ballots = [
-            CastBallot(
-                int(e["args"]["seq"]),
-                bytes.fromhex(e["args"]["token"][2:]),
-                bytes(e["args"]["registrarSignature"]),
-                bytes(e["args"]["bindingSignature"]),
-                bytes(e["args"]["ballot"]),
-            )
-            for e in events
-        ]
+        ballots = [self._ballot_from_calldata(e) for e in events]
         return sorted(ballots, key=lambda b: b.seq)
+
+    def _ballot_from_calldata(self, event: Any) -> CastBallot:
+        tx_hash = bytes(event["transactionHash"])
+        seq = int(event["args"]["seq"])
+        token = bytes.fromhex(event["args"]["token"][2:])
+        ballot_hash = bytes(event["args"]["ballotHash"])
+
+        def read(w3: Web3) -> tuple[Any, dict[str, Any]]:
+            tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            if tx.get("to") is None or to_checksum_address(str(tx["to"])) != self.address:
+                return None, {}
+            fn, args = self._contract(w3).decode_function_input(bytes(tx["input"]))
+            return fn, args
+
+        fn, args = self.chain.call(read)
+        if fn is None or fn.fn_name != "castBallot":
+            raise ChainError(
+                f"票{seq}の内容をトランザクションから読めません / ballot {seq} (0x{tx_hash.hex()}) "
+                "was not cast by a direct call to castBallot: its calldata does not carry it"
+            )
+        ballot = bytes(args["ballot"])
+        if (
+            hashlib.sha256(ballot).digest() != ballot_hash
+            or bytes.fromhex(str(args["token"])[2:]) != token
+        ):
+            raise ChainError(
+                f"票{seq}のトランザクションがイベントと一致しません / ballot {seq}: the "
+                "transaction's calldata does not match its BallotCast event"
+            )
+        return CastBallot(
+            seq,
+            token,
+            bytes(args["registrarSignature"]),
+            bytes(args["bindingSignature"]),
+            ballot,
+        )
 
     def challenged_ballots(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500

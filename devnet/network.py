@@ -242,7 +242,7 @@ class Devnet:
             "--http.port",
             str(node.http_port),
             "--http.api",
-            "eth,net,web3,txpool,clique,miner",
+            "eth,net,web3,txpool,clique,miner,debug",  # debug: bench/gas_profile.py traces
             "--http.vhosts",
             "localhost,127.0.0.1",
             "--authrpc.addr",
