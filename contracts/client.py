@@ -177,6 +177,7 @@ class CastReceipt:
     seq: int
     ballot_hash: bytes
     gas_used: int
+    block_hash: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -352,18 +353,22 @@ class BallotBox:
         return self.cast_receipt(pending, timeout=timeout)
 
     def cast_receipt(self, pending: Pending, *, timeout: float = 60.0) -> CastReceipt:
-        receipt = self.wait(pending, timeout=timeout)
-        topic = Web3.keccak(text="BallotCast(uint256,address,bytes32)")
-        for log in receipt["logs"]:
-            if log["topics"] and bytes(log["topics"][0]) == bytes(topic):
-                return CastReceipt(
-                    pending.tx_hash,
-                    int(receipt["blockNumber"]),
-                    int.from_bytes(bytes(log["topics"][1]), "big"),
-                    bytes(log["topics"][3]),
-                    int(receipt["gasUsed"]),
-                )
-        raise ChainError("the cast transaction emitted no BallotCast event")
+        return _cast_from_receipt(pending.tx_hash, self.wait(pending, timeout=timeout))
+
+    def confirm(
+        self, cast: CastReceipt, *, confirmations: int | None = None, timeout: float = 120.0
+    ) -> CastReceipt:
+        """Wait until a cast ballot is final: ``confirmations`` blocks on top of its block
+        (default: the chain's configured number), its block hash re-checked; a ballot moved by
+        a reorganisation comes back with its new block, one dropped raises
+        :class:`~contracts.chain.ChainReorganized`."""
+        receipt = self.chain.wait_final(
+            cast.tx_hash,
+            confirmations=confirmations,
+            timeout=timeout,
+            seen_in=cast.block_hash or None,
+        )
+        return _cast_from_receipt(cast.tx_hash, receipt)  # seq re-read: a reorg may move it
 
     def challenge_ballot(self, kiosk: Sender, ballot: bytes, master_nonce: bytes) -> int:
         receipt = self.wait(self._transact(kiosk, "challengeBallot", ballot, master_nonce))
@@ -463,3 +468,22 @@ class BallotBox:
             )
             for e in events
         ]
+
+
+_BALLOT_CAST_TOPIC = bytes(keccak(text="BallotCast(uint256,address,bytes32)"))
+
+
+def _cast_from_receipt(tx_hash: bytes, receipt: Any) -> CastReceipt:
+    if receipt["status"] != 1:
+        raise ChainError(f"transaction 0x{tx_hash.hex()} reverted on chain")
+    for log in receipt["logs"]:
+        if log["topics"] and bytes(log["topics"][0]) == _BALLOT_CAST_TOPIC:
+            return CastReceipt(
+                tx_hash,
+                int(receipt["blockNumber"]),
+                int.from_bytes(bytes(log["topics"][1]), "big"),
+                bytes(log["topics"][3]),
+                int(receipt["gasUsed"]),
+                bytes(receipt["blockHash"]),
+            )
+    raise ChainError("the cast transaction emitted no BallotCast event")
