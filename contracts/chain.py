@@ -21,6 +21,7 @@ from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc import HTTPProvider
+from web3.types import Wei
 
 T = TypeVar("T")
 
@@ -255,9 +256,12 @@ class Chain:
                         f"transaction 0x{tx_hash.hex()} was in block {number} "
                         f"(0x{bytes(receipt['blockHash']).hex()}), which is no longer on the chain"
                     )
-                block_hash = self.call(
-                    lambda w3, n=int(again["blockNumber"]): bytes(w3.eth.get_block(n)["hash"])
-                )
+                at = int(again["blockNumber"])
+
+                def hash_at(w3: Web3, at: int = at) -> bytes:
+                    return bytes(w3.eth.get_block(at)["hash"])
+
+                block_hash = self.call(hash_at)
                 same_block = again["blockNumber"] == receipt["blockNumber"]
                 if same_block and bytes(again["blockHash"]) == block_hash:
                     return again
@@ -287,7 +291,7 @@ class Chain:
         def go(w3: Web3) -> None:
             faucet = w3.eth.accounts[0]
             for address in addresses:
-                tx = w3.eth.send_transaction({"from": faucet, "to": address, "value": wei})
+                tx = w3.eth.send_transaction({"from": faucet, "to": address, "value": Wei(wei)})
                 w3.eth.wait_for_transaction_receipt(tx)
 
         self.call(go)
