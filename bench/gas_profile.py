@@ -23,6 +23,7 @@ from typing import Any
 
 from eth_account import Account
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from bench.bench_chain import prepare
 from contracts.chain import Chain, Sender
@@ -81,8 +82,8 @@ def profile(
             "castBallot", [Web3.to_checksum_address(token.address), sig, ballot, binding]
         )
         receipt = _send(chain, sender, {"to": box.address, "data": call, "gas": 1_000_000})
-        trace = w3.provider.make_request(  # type: ignore[attr-defined]
-            "debug_traceTransaction",
+        trace = w3.provider.make_request(
+            RPCEndpoint("debug_traceTransaction"),
             [
                 receipt["transactionHash"].to_0x_hex(),
                 {"disableStorage": True, "disableStack": True},

@@ -264,10 +264,6 @@ class Devnet:
             "0",
             "--txpool.pricelimit",
             "0",
-            # The block gas limit drifts towards the miner's target (geth's default is 30 M):
-            # keep the genesis 60 M, i.e. ~400 ballots of 145k gas per 1-second block.
-            "--miner.gaslimit",
-            str(BLOCK_GAS_LIMIT),
             # Kiosks keep many ballots in flight: geth's defaults (16 executable and 64 queued
             # transactions per account, 5,120 in all) would queue a busy kiosk's later ballots.
             "--txpool.accountslots",
