@@ -1,7 +1,7 @@
 """Benchmark of the chain layer: gas per ballot, and sustained ballots/s.
 
     .venv/bin/python bench/bench_chain.py                 # eth-tester and a fresh 3-node devnet
-    .venv/bin/python bench/bench_chain.py --ballots 400 --senders 4
+    .venv/bin/python bench/bench_chain.py --ballots 2000 --senders 8   # the defaults
 
 Real encrypted ballots (1-of-5 and choose-up-to-3-of-13) with real tokens and bindings.
 Senders each sign their own transactions and keep many in flight (as several kiosks would);
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import secrets
 import tempfile
 import threading
@@ -73,6 +74,18 @@ def deploy(chain: Chain, admin: Sender, ctx: Any, key: blind_rsa.RSAPrivateKey) 
 
 
 CLIENT_CPU: list[float] = []  # the senders' CPU time / wall time, per throughput run
+LATENCY: list[list[float]] = []  # seconds from submission to receipt, per throughput run
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def throughput(
@@ -81,6 +94,7 @@ def throughput(
     contract = bytes.fromhex(box.address[2:])
     shares = [items[i :: len(senders)] for i in range(len(senders))]
     gas: list[int] = []
+    latency: list[float] = []
     lock = threading.Lock()
 
     def run(sender: Sender, mine: list[tuple[Any, bytes, bytes]]) -> None:
@@ -89,11 +103,16 @@ def throughput(
             binding = tk.sign_binding(
                 token, box.chain.chain_id, contract, hashlib.sha256(ballot).digest()
             )
-            pending.append(box.submit_ballot(sender, token.address, sig, ballot, binding))
-        for p in pending:
+            submitted = time.perf_counter()
+            pending.append(
+                (submitted, box.submit_ballot(sender, token.address, sig, ballot, binding))
+            )
+        for submitted, p in pending:
             r = box.cast_receipt(p, timeout=300)
+            done = time.perf_counter()
             with lock:
                 gas.append(r.gas_used)
+                latency.append(done - submitted)
 
     threads = [
         threading.Thread(target=run, args=(s, share))
@@ -106,14 +125,15 @@ def throughput(
         t.join()
     wall = time.perf_counter() - t0
     CLIENT_CPU.append((time.process_time() - c0) / wall)
+    LATENCY.append(latency)
     return len(items) / wall, gas
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ballots", type=int, default=300, help="per shape on the devnet")
-    parser.add_argument("--tester-ballots", type=int, default=60)
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--ballots", type=int, default=2000, help="per shape on the devnet")
+    parser.add_argument("--tester-ballots", type=int, default=30)
+    parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--skip-devnet", action="store_true")
     args = parser.parse_args()
     key = blind_rsa.generate_key(2048)
@@ -150,9 +170,17 @@ def main() -> None:
             for shape in ("1-of-5", "3-of-13"):
                 ctx, items = prepare(shape, args.ballots, key)
                 box = deploy(chain, senders[0], ctx, key)
+                pids = [n.pid for n in net.state.nodes if n.pid is not None]
+                g0 = sum(_cpu_seconds(p) for p in pids)
+                t0 = time.perf_counter()
                 rate, gas = throughput(box, senders[1:], items)
+                geth_cores = (sum(_cpu_seconds(p) for p in pids) - g0) / (time.perf_counter() - t0)
                 emit(
                     client_cpu_cores=round(CLIENT_CPU[-1], 2),
+                    geth_cpu_cores=round(geth_cores, 2),
+                    machine_cores=os.cpu_count(),
+                    latency_p50_s=round(_percentile(LATENCY[-1], 0.5), 2),
+                    latency_p95_s=round(_percentile(LATENCY[-1], 0.95), 2),
                     figure="devnet_3_nodes",
                     shape=shape,
                     ballots=len(items),
@@ -164,10 +192,18 @@ def main() -> None:
         finally:
             net.destroy()
 
-    print("\nfigure            shape     ballots/s  gas/ballot  bytes")
+    print(
+        "\nfigure            shape     ballots/s  gas/ballot  bytes  p50 s  p95 s  CPU senders/geth"
+    )
     for r in rows:
         rate, gas, size = r["ballots_per_s"], r["gas_per_ballot"], r["ballot_bytes"]
-        print(f"{r['figure']:<17} {r['shape']:<9} {rate:>9}  {gas:>10}  {size:>5}")
+        extra = (
+            f"  {r['latency_p50_s']:>5}  {r['latency_p95_s']:>5}  "
+            f"{r['client_cpu_cores']}/{r['geth_cpu_cores']} of {r['machine_cores']} cores"
+            if "latency_p50_s" in r
+            else ""
+        )
+        print(f"{r['figure']:<17} {r['shape']:<9} {rate:>9}  {gas:>10}  {size:>5}{extra}")
 
 
 if __name__ == "__main__":

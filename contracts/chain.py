@@ -18,8 +18,10 @@ import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
+from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc import HTTPProvider
+from web3.types import Wei
 
 T = TypeVar("T")
 
@@ -41,6 +43,10 @@ class ChainStalled(ChainError):
     """Nodes answer but no new block has been sealed for too long (too few signers live?)."""
 
 
+class ChainReorganized(ChainError):
+    """A transaction's block is no longer on the chain (a reorganisation dropped it)."""
+
+
 _CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, OSError)
 
 
@@ -56,9 +62,20 @@ class EndpointHealth:
 class Chain:
     """One logical chain behind one or more endpoints."""
 
-    def __init__(self, endpoints: Sequence[tuple[str, Web3]], *, embedded: bool = False) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[tuple[str, Web3]],
+        *,
+        embedded: bool = False,
+        confirmations: int = 0,
+    ) -> None:
         if not endpoints:
             raise ValueError("a chain needs at least one endpoint")
+        if confirmations < 0:
+            raise ValueError("confirmations must be 0 or more")
+        #: blocks on top of a transaction's block before it counts as final (0: at inclusion,
+        #: right for an engine with immediate finality such as QBFT; Clique has none).
+        self.confirmations = confirmations
         self._endpoints = list(endpoints)
         self._current = 0
         self._lock = threading.Lock()
@@ -67,20 +84,22 @@ class Chain:
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
-    def connect(cls, urls: Sequence[str], *, timeout: float = 5.0) -> Chain:
-        """Endpoints by URL (http://127.0.0.1:8545 ...), Clique-aware."""
+    def connect(cls, urls: Sequence[str], *, timeout: float = 5.0, confirmations: int = 0) -> Chain:
+        """Endpoints by URL (http://127.0.0.1:8545 ...). Only standard Ethereum JSON-RPC is
+        used; the extraData middleware accepts the long extraData of proof-of-authority
+        engines (Clique, QBFT, IBFT)."""
         endpoints = []
         for url in urls:
             w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
             endpoints.append((url, w3))
-        return cls(endpoints)
+        return cls(endpoints, confirmations=confirmations)
 
     @classmethod
-    def embedded_tester(cls) -> Chain:
+    def embedded_tester(cls, *, confirmations: int = 0) -> Chain:
         """The embedded default: an in-process chain (eth-tester, py-evm), auto-mining."""
         w3 = Web3(EthereumTesterProvider())
-        return cls([("eth-tester", w3)], embedded=True)
+        return cls([("eth-tester", w3)], embedded=True, confirmations=confirmations)
 
     # --- requests with failover ----------------------------------------------------------------
     @property
@@ -134,14 +153,24 @@ class Chain:
 
     # --- transactions -----------------------------------------------------------------------------
     def send_raw(self, raw: bytes) -> bytes:
-        """Broadcast a signed transaction; a node that already has it is fine."""
+        """Broadcast a signed transaction; a node that already has it is fine.
+
+        After a failover the kiosk re-broadcasts what it had sent: the new node may answer
+        that it already holds the transaction (geth: "already known"; Besu:
+        "Known transaction"), or, once it is sealed, that its nonce is too low. The first is
+        success; the second is success only if *this* transaction is on the chain (another
+        transaction with the same nonce would mean the ballot was not cast)."""
+        tx_hash = bytes(Web3.keccak(raw))
 
         def send(w3: Web3) -> bytes:
             try:
                 return bytes(w3.eth.send_raw_transaction(raw))
-            except ValueError as exc:  # geth: "already known" when re-broadcast after failover
-                if "already known" in str(exc) or "nonce too low" in str(exc):
-                    return bytes(Web3.keccak(raw))
+            except (Web3RPCError, ValueError) as exc:
+                message = rpc_error_message(exc).lower()
+                if any(known in message for known in _ALREADY_KNOWN):
+                    return tx_hash
+                if "nonce too low" in message and _transaction_known(w3, tx_hash):
+                    return tx_hash
                 raise
 
         return self.call(send)
@@ -181,6 +210,79 @@ class Chain:
                 raise ChainError(f"transaction 0x{tx_hash.hex()} not mined within {timeout:.0f} s")
             time.sleep(0.05 if self.embedded else 0.2)
 
+    def wait_final(
+        self,
+        tx_hash: bytes,
+        *,
+        confirmations: int | None = None,
+        timeout: float = 120.0,
+        stall_after: float = 12.0,
+        rebroadcast: bytes | None = None,
+        seen_in: bytes | None = None,
+    ) -> Any:
+        """The transaction's receipt once ``confirmations`` blocks (default: the chain's
+        configured number) are built on its block, after re-reading the receipt and the block
+        at that height and checking that both still name the same block hash.
+
+        If a reorganisation moved the transaction to another block, the count starts again
+        there; if it dropped the transaction, :class:`ChainReorganized` is raised (the caller
+        still holds the signed bytes and may re-broadcast them). ``seen_in`` is the hash of the
+        block a receipt named before: if the transaction is gone and that block too, it was
+        dropped."""
+        needed = self.confirmations if confirmations is None else confirmations
+        deadline = time.monotonic() + timeout
+        if (
+            seen_in is not None
+            and self.call(lambda w3: _receipt_or_none(w3, tx_hash)) is None
+            and not self.call(lambda w3: _canonical(w3, seen_in))
+        ):
+            raise ChainReorganized(
+                f"トランザクション0x{tx_hash.hex()}のブロックがチェーンから外れました / "
+                f"transaction 0x{tx_hash.hex()} was in block 0x{seen_in.hex()}, which is no "
+                "longer on the chain"
+            )
+        receipt = self.wait_for_receipt(
+            tx_hash, timeout=timeout, stall_after=stall_after, rebroadcast=rebroadcast
+        )
+        last_block, last_progress = -1, time.monotonic()
+        while True:
+            head = self.call(lambda w3: int(w3.eth.block_number))
+            number = int(receipt["blockNumber"])
+            if head >= number + needed:
+                again = self.call(lambda w3: _receipt_or_none(w3, tx_hash))
+                if again is None:
+                    raise ChainReorganized(
+                        f"トランザクション0x{tx_hash.hex()}のブロックがチェーンから外れました / "
+                        f"transaction 0x{tx_hash.hex()} was in block {number} "
+                        f"(0x{bytes(receipt['blockHash']).hex()}), which is no longer on the chain"
+                    )
+                at = int(again["blockNumber"])
+
+                def hash_at(w3: Web3, at: int = at) -> bytes:
+                    return bytes(w3.eth.get_block(at)["hash"])
+
+                block_hash = self.call(hash_at)
+                same_block = again["blockNumber"] == receipt["blockNumber"]
+                if same_block and bytes(again["blockHash"]) == block_hash:
+                    return again
+                receipt = again  # moved by a reorganisation: count again from its new block
+                continue
+            now = time.monotonic()
+            if head != last_block:
+                last_block, last_progress = head, now
+            elif now - last_progress > stall_after:
+                raise ChainStalled(
+                    f"ブロックが{stall_after:.0f}秒間生成されていません / no block sealed for "
+                    f"{stall_after:.0f} s at height {head} while waiting for {needed} "
+                    "confirmations"
+                )
+            if now > deadline:
+                raise ChainError(
+                    f"transaction 0x{tx_hash.hex()} not final ({needed} confirmations) within "
+                    f"{timeout:.0f} s"
+                )
+            time.sleep(0.05 if self.embedded else 0.2)
+
     def fund(self, addresses: Sequence[str], wei: int) -> None:
         """Embedded chain only: give accounts ether from the tester's unlocked account."""
         if not self.embedded:
@@ -189,19 +291,53 @@ class Chain:
         def go(w3: Web3) -> None:
             faucet = w3.eth.accounts[0]
             for address in addresses:
-                tx = w3.eth.send_transaction({"from": faucet, "to": address, "value": wei})
+                tx = w3.eth.send_transaction({"from": faucet, "to": address, "value": Wei(wei)})
                 w3.eth.wait_for_transaction_receipt(tx)
 
         self.call(go)
 
 
+# What nodes answer when they already hold a transaction (geth, Besu, Nethermind, py-evm).
+_ALREADY_KNOWN = ("already known", "known transaction", "transaction_already_known", "alreadyknown")
+
+
+def rpc_error_message(exc: BaseException) -> str:
+    """The node's error message from a web3 exception: web3 v7+ raises ``Web3RPCError`` with
+    the JSON-RPC response attached; older code paths raise ``ValueError`` with a dict."""
+    if isinstance(exc, Web3RPCError) and exc.rpc_response is not None:
+        error = exc.rpc_response.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    if exc.args and isinstance(exc.args[0], dict):
+        message = exc.args[0].get("message")
+        if isinstance(message, str):
+            return message
+    return str(exc)
+
+
+def _transaction_known(w3: Web3, tx_hash: bytes) -> bool:
+    try:
+        w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return False
+    return True
+
+
+def _canonical(w3: Web3, block_hash: bytes) -> bool:
+    """Whether a block is on the node's canonical chain (a node may still serve an orphaned
+    block by its hash: compare with the block at that height)."""
+    try:
+        number = int(w3.eth.get_block(block_hash)["number"])  # type: ignore[arg-type]
+        return bytes(w3.eth.get_block(number)["hash"]) == block_hash
+    except BlockNotFound:
+        return False
+
+
 def _receipt_or_none(w3: Web3, tx_hash: bytes) -> Any:
     try:
         return w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-    except Exception as exc:
-        if type(exc).__name__ == "TransactionNotFound":
-            return None
-        raise
+    except TransactionNotFound:
+        return None
 
 
 class Sender:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import rlp
-from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import decode as abi_decode
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
@@ -62,6 +65,18 @@ REVERT_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "BallotAlreadyCast": ("この票はすでに投じられています", "this exact ballot was already cast"),
     "InvalidConfiguration": ("コントラクトの設定が不正です", "invalid contract configuration"),
+    "RegistrarExponentNot65537": (
+        "選挙人名簿管理者の公開指数は65537でなければなりません",
+        "the registrar key's public exponent must be 65537",
+    ),
+    "RegistrarKeySize": (
+        "選挙人名簿管理者の鍵長は2048〜4096ビットでなければなりません",
+        "the registrar key must have 2048 to 4096 bits",
+    ),
+    "BallotWasChallenged": (
+        "この票は検証用に開示済みのため投じられません",
+        "this ballot was opened for checking (challenged) and can never be cast",
+    ),
 }
 
 
@@ -135,7 +150,7 @@ def _as_revert(exc: Exception) -> Exception:
         if decoded is not None:
             return decoded
     if isinstance(exc, ContractLogicError):
-        decoded = decode_revert(getattr(exc, "data", None))  # type: ignore[arg-type]
+        decoded = decode_revert(getattr(exc, "data", None))
         if decoded is not None:
             return decoded
     return exc
@@ -164,6 +179,7 @@ class CastReceipt:
     seq: int
     ballot_hash: bytes
     gas_used: int
+    block_hash: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -226,7 +242,7 @@ class BallotBox:
                 revote_allowed,
                 [to_checksum_address(k) for k in kiosks],
             ).data_in_transaction
-            return data, int(w3.eth.estimate_gas({"from": sender.address, "data": data}))
+            return data, int(w3.eth.estimate_gas({"from": sender.address, "data": HexStr(data)}))
 
         data, gas = _simulate(sender.chain, build)
         raw, tx_hash = sender.sign({"data": data, "gas": gas + gas // 5})
@@ -275,6 +291,13 @@ class BallotBox:
     def _transact(self, sender: Sender, name: str, *args: Any) -> Pending:
         def build(w3: Web3) -> tuple[bytes, int]:
             fn = getattr(self._contract(w3).functions, name)(*args)
+            if name == "castBallot":
+                # One simulation (eth_call) instead of eth_estimateGas's bisection (a dozen EVM
+                # runs on the node): a cast's execution is bounded, so the limit is its
+                # calldata cost plus a fixed margin.
+                data = bytes.fromhex(fn._encode_transaction_data()[2:])
+                fn.call({"from": sender.address, "gas": _cast_gas_limit(data)})
+                return data, _cast_gas_limit(data)
             if self.chain.embedded:
                 # eth-tester estimates gas by bisection (a dozen EVM runs in Python): one
                 # simulated call gives the same revert reasons, and a fixed limit is harmless.
@@ -339,18 +362,22 @@ class BallotBox:
         return self.cast_receipt(pending, timeout=timeout)
 
     def cast_receipt(self, pending: Pending, *, timeout: float = 60.0) -> CastReceipt:
-        receipt = self.wait(pending, timeout=timeout)
-        topic = Web3.keccak(text="BallotCast(uint256,address,bytes32,bytes,bytes,bytes)")
-        for log in receipt["logs"]:
-            if log["topics"] and bytes(log["topics"][0]) == bytes(topic):
-                return CastReceipt(
-                    pending.tx_hash,
-                    int(receipt["blockNumber"]),
-                    int.from_bytes(bytes(log["topics"][1]), "big"),
-                    bytes(log["topics"][3]),
-                    int(receipt["gasUsed"]),
-                )
-        raise ChainError("the cast transaction emitted no BallotCast event")
+        return _cast_from_receipt(pending.tx_hash, self.wait(pending, timeout=timeout))
+
+    def confirm(
+        self, cast: CastReceipt, *, confirmations: int | None = None, timeout: float = 120.0
+    ) -> CastReceipt:
+        """Wait until a cast ballot is final: ``confirmations`` blocks on top of its block
+        (default: the chain's configured number), its block hash re-checked; a ballot moved by
+        a reorganisation comes back with its new block, one dropped raises
+        :class:`~contracts.chain.ChainReorganized`."""
+        receipt = self.chain.wait_final(
+            cast.tx_hash,
+            confirmations=confirmations,
+            timeout=timeout,
+            seen_in=cast.block_hash or None,
+        )
+        return _cast_from_receipt(cast.tx_hash, receipt)  # seq re-read: a reorg may move it
 
     def challenge_ballot(self, kiosk: Sender, ballot: bytes, master_nonce: bytes) -> int:
         receipt = self.wait(self._transact(kiosk, "challengeBallot", ballot, master_nonce))
@@ -364,29 +391,61 @@ class BallotBox:
         # Narrow ranges: eth-tester's get_logs slows sharply with long ranges.
         for start in range(from_block, to_block + 1, step):
             end = min(start + step - 1, to_block)
-            out += self.chain.call(
-                lambda w3, s=start, e=end: getattr(self._contract(w3).events, name)().get_logs(
-                    from_block=s, to_block=e
-                )
-            )
+
+            def logs(w3: Web3, s: int = start, e: int = end) -> list[Any]:
+                event = getattr(self._contract(w3).events, name)
+                return list(event().get_logs(from_block=s, to_block=e))
+
+            out += self.chain.call(logs)
         return out
 
     def cast_ballots(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
     ) -> list[CastBallot]:
-        """Every BallotCast event, as the core's :class:`CastBallot`, in seq order."""
+        """Every BallotCast event, as the core's :class:`CastBallot`, in seq order.
+
+        The event carries (seq, token, ballot hash); the ballot and both signatures are read
+        from the calldata of the transaction that emitted it, which any node serves, and
+        checked against the event (same contract, castBallot, same token, sha256 = hash)."""
         events = self._events("BallotCast", from_block, to_block, step)
-        ballots = [
-            CastBallot(
-                int(e["args"]["seq"]),
-                bytes.fromhex(e["args"]["token"][2:]),
-                bytes(e["args"]["registrarSignature"]),
-                bytes(e["args"]["bindingSignature"]),
-                bytes(e["args"]["ballot"]),
-            )
-            for e in events
-        ]
+        ballots = [self._ballot_from_calldata(e) for e in events]
         return sorted(ballots, key=lambda b: b.seq)
+
+    def _ballot_from_calldata(self, event: Any) -> CastBallot:
+        tx_hash = bytes(event["transactionHash"])
+        seq = int(event["args"]["seq"])
+        token = bytes.fromhex(event["args"]["token"][2:])
+        ballot_hash = bytes(event["args"]["ballotHash"])
+
+        def read(w3: Web3) -> tuple[Any, dict[str, Any]]:
+            tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            if tx.get("to") is None or to_checksum_address(str(tx["to"])) != self.address:
+                return None, {}
+            fn, args = self._contract(w3).decode_function_input(bytes(tx["input"]))
+            return fn, args
+
+        fn, args = self.chain.call(read)
+        if fn is None or fn.fn_name != "castBallot":
+            raise ChainError(
+                f"票{seq}の内容をトランザクションから読めません / ballot {seq} (0x{tx_hash.hex()}) "
+                "was not cast by a direct call to castBallot: its calldata does not carry it"
+            )
+        ballot = bytes(args["ballot"])
+        if (
+            hashlib.sha256(ballot).digest() != ballot_hash
+            or bytes.fromhex(str(args["token"])[2:]) != token
+        ):
+            raise ChainError(
+                f"票{seq}のトランザクションがイベントと一致しません / ballot {seq}: the "
+                "transaction's calldata does not match its BallotCast event"
+            )
+        return CastBallot(
+            seq,
+            token,
+            bytes(args["registrarSignature"]),
+            bytes(args["bindingSignature"]),
+            ballot,
+        )
 
     def challenged_ballots(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
@@ -419,3 +478,30 @@ class BallotBox:
             )
             for e in events
         ]
+
+
+CAST_EXECUTION_MARGIN = 200_000  # measured execution ≤ 95k with a re-vote (docs/chain.md)
+
+
+def _cast_gas_limit(data: bytes) -> int:
+    zeros = data.count(0)
+    return 21_000 + 4 * zeros + 16 * (len(data) - zeros) + CAST_EXECUTION_MARGIN
+
+
+_BALLOT_CAST_TOPIC = bytes(keccak(text="BallotCast(uint256,address,bytes32)"))
+
+
+def _cast_from_receipt(tx_hash: bytes, receipt: Any) -> CastReceipt:
+    if receipt["status"] != 1:
+        raise ChainError(f"transaction 0x{tx_hash.hex()} reverted on chain")
+    for log in receipt["logs"]:
+        if log["topics"] and bytes(log["topics"][0]) == _BALLOT_CAST_TOPIC:
+            return CastReceipt(
+                tx_hash,
+                int(receipt["blockNumber"]),
+                int.from_bytes(bytes(log["topics"][1]), "big"),
+                bytes(log["topics"][3]),
+                int(receipt["gasUsed"]),
+                bytes(receipt["blockHash"]),
+            )
+    raise ChainError("the cast transaction emitted no BallotCast event")

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GETH_VERSION = "v1.13.15"
 GO_TOOLCHAIN = "go1.22.12"  # Go ≥ 1.23 refuses to link geth 1.13 (fjl/memsize)
 DEFAULT_CHAIN_ID = 1_300_501
+BLOCK_GAS_LIMIT = 60_000_000  # ~400 ballots (≤ 145k gas each) per 1-second block
 PASSWORD = "ippyo-devnet"  # development keystore password (local devnet only)
 
 
@@ -140,7 +141,7 @@ def _genesis(chain_id: int, signers: Sequence[str], funded: Sequence[str]) -> di
         # No shanghaiTime: Clique sealing in geth 1.13 predates it, and the contract targets paris.
         "config": {"chainId": chain_id, **forks, "clique": {"period": 1, "epoch": 30000}},
         "difficulty": "0x1",
-        "gasLimit": "0x3938700",  # 60 M: room for ~150 ballots per 1-second block
+        "gasLimit": hex(BLOCK_GAS_LIMIT),
         "extraData": extra,
         "alloc": {a[2:].lower(): {"balance": hex(10**24)} for a in [*signers, *funded]},
     }
@@ -242,7 +243,7 @@ class Devnet:
             "--http.port",
             str(node.http_port),
             "--http.api",
-            "eth,net,web3,txpool,clique,miner",
+            "eth,net,web3,txpool,clique,miner,debug",  # debug: bench/gas_profile.py traces
             "--http.vhosts",
             "localhost,127.0.0.1",
             "--authrpc.addr",
@@ -263,6 +264,16 @@ class Devnet:
             "0",
             "--txpool.pricelimit",
             "0",
+            # Kiosks keep many ballots in flight: geth's defaults (16 executable and 64 queued
+            # transactions per account, 5,120 in all) would queue a busy kiosk's later ballots.
+            "--txpool.accountslots",
+            "1024",
+            "--txpool.accountqueue",
+            "1024",
+            "--txpool.globalslots",
+            "16384",
+            "--txpool.globalqueue",
+            "4096",
             "--verbosity",
             "2",
         ]

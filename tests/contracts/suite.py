@@ -225,14 +225,58 @@ class BallotBoxSuite:
         assert challenged.kiosk == senders[1].address
         assert box.ballot_count() == 0  # a checked ballot never counts
 
+    def test_checked_and_cast_ballots_exclude_each_other(
+        self, kit: Kit, box: BallotBox, senders: list[Sender]
+    ) -> None:
+        """A checked (challenged) ballot's nonce is public: it can never be cast; and a cast
+        ballot cannot afterwards be published as a checked one."""
+        kiosk = senders[1]
+        voter, other = kit.voter(), kit.voter()
+        checked, counted = ballot_bytes(), ballot_bytes()
+        box.challenge_ballot(kiosk, checked, os.urandom(32))
+        with pytest.raises(ContractRevert, match="BallotWasChallenged") as info:
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, checked, kit.bind(box, voter, checked)
+            )
+        assert info.value.args_decoded == (hashlib.sha256(checked).digest(),)
+        with pytest.raises(ContractRevert, match="BallotWasChallenged"):
+            box.challenge_ballot(kiosk, checked, os.urandom(32))
+        box.cast_ballot(
+            kiosk, other.token.address, other.signature, counted, kit.bind(box, other, counted)
+        )
+        with pytest.raises(ContractRevert, match="BallotAlreadyCast") as info:
+            box.challenge_ballot(kiosk, counted, os.urandom(32))
+        assert info.value.args_decoded == (hashlib.sha256(counted).digest(),)
+        assert box.ballot_count() == 1
+        assert [c.ballot for c in box.challenged_ballots()] == [checked]
+
     def test_bad_configuration_is_refused(self, kit: Kit, senders: list[Sender]) -> None:
         pk = kit.registrar.public_key
-        for modulus, exponent, reason in (
-            (pk.modulus_bytes()[:128], pk.exponent_bytes(), "2048 to 4096 bits"),
-            (b"\x00" + pk.modulus_bytes()[1:], pk.exponent_bytes(), "leading zero"),
-            (pk.modulus_bytes(), b"", "exponent"),
-        ):
-            with pytest.raises(ContractRevert, match="InvalidConfiguration") as info:
+        odd_top = b"\xff" + os.urandom(510) + b"\x01"  # 4096 bits
+        cases: list[tuple[bytes, bytes, str, tuple[object, ...] | str]] = [
+            (pk.modulus_bytes()[:128], pk.exponent_bytes(), "RegistrarKeySize", (1024,)),
+            (b"\x7f" + pk.modulus_bytes()[1:], pk.exponent_bytes(), "RegistrarKeySize", (2047,)),
+            (b"\x01" + odd_top, pk.exponent_bytes(), "RegistrarKeySize", (4097,)),
+            (odd_top, b"\x03", "RegistrarExponentNot65537", ()),
+            (pk.modulus_bytes(), b"\x03", "RegistrarExponentNot65537", ()),
+            (pk.modulus_bytes(), b"\x01", "RegistrarExponentNot65537", ()),
+            (pk.modulus_bytes(), b"\x00\x01\x00\x01", "RegistrarExponentNot65537", ()),
+            (pk.modulus_bytes(), b"", "RegistrarExponentNot65537", ()),
+            (
+                b"\x00" + pk.modulus_bytes()[1:],
+                pk.exponent_bytes(),
+                "InvalidConfiguration",
+                "leading zero",
+            ),
+            (
+                pk.modulus_bytes()[:-1] + b"\x02",
+                pk.exponent_bytes(),
+                "InvalidConfiguration",
+                "even",
+            ),
+        ]
+        for modulus, exponent, name, expected in cases:
+            with pytest.raises(ContractRevert, match=name) as info:
                 BallotBox.deploy(
                     senders[0],
                     election_id=kit.election_id,
@@ -242,4 +286,19 @@ class BallotBoxSuite:
                     revote_allowed=False,
                     kiosks=[],
                 )
-            assert reason in str(info.value.args_decoded)
+            assert info.value.name == name
+            if isinstance(expected, str):
+                assert expected in str(info.value.args_decoded)
+            else:
+                assert info.value.args_decoded == expected
+        # The boundaries themselves are accepted: 4096 bits with e = 65537.
+        box = BallotBox.deploy(
+            senders[0],
+            election_id=kit.election_id,
+            base_hash=b"\x01" * 32,
+            registrar_modulus=odd_top,
+            registrar_exponent=b"\x01\x00\x01",
+            revote_allowed=False,
+            kiosks=[],
+        )
+        assert box.registrar_key() == (odd_top, b"\x01\x00\x01")

@@ -163,3 +163,28 @@ def test_binding_verifiers_agree(
     assert box.verify_binding(token, h, sig) == python
     if kind == "valid":
         assert python
+
+
+@pytest.mark.parametrize("bits", [2049, 3072, 4096])
+def test_word_wise_pss_agrees_for_other_key_sizes(bits: int) -> None:
+    """The word-wise decoder with a modulus that is not 256 bytes, and one whose bit length
+    is 1 mod 8 (EM one byte shorter than the modulus)."""
+    chain = Chain.embedded_tester()
+    admin = Sender(chain, Account.create())
+    chain.fund([admin.address], 10**20)
+    kit = Kit(blind_rsa.generate_key(bits))
+    box = kit.deploy(admin, [])
+    assert box.registrar_key()[0] == kit.registrar.public_key.modulus_bytes()
+    voters = [kit.voter() for _ in range(2)]
+    k = kit.registrar.public_key.size
+    for v in voters:
+        s = int.from_bytes(v.signature, "big")
+        cases = [v.signature] + [
+            (s ^ (1 << i)).to_bytes(k, "big") for i in (0, 9, 8 * k // 2, bits - 2)
+        ]
+        for sig in cases:
+            assert box.verify_registrar_signature(
+                v.token.address, sig
+            ) == _python_accepts_signature(kit, v.token.address, sig)
+        assert box.verify_registrar_signature(v.token.address, v.signature)
+    assert not box.verify_registrar_signature(voters[0].token.address, voters[1].signature)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from web3.exceptions import Web3RPCError
 
-from contracts.chain import Chain, ChainStalled, Sender
+from contracts.chain import Chain, ChainStalled, Sender, rpc_error_message
 from contracts.client import BallotBox
 from devnet.network import Devnet, geth_path
 from election.primitives import blind_rsa
@@ -159,3 +160,42 @@ def test_two_nodes_down_the_client_reports_a_stall(
     # Once the signers are back, the waiting ballot is sealed: nothing was lost.
     receipt = box.cast_receipt(pending, timeout=60)
     assert receipt.seq == 0
+
+
+def test_rebroadcast_after_failover_is_already_known_and_lands_once(
+    network: Devnet, chain: Chain, senders: list[Sender], registrar_key: blind_rsa.RSAPrivateKey
+) -> None:
+    """The kiosk sent a ballot to one node, that node died, and the kiosk re-broadcasts the
+    same signed bytes to the next one, which already has it from gossip: geth answers
+    "already known" as a web3 ``Web3RPCError`` (not a ``ValueError``); the client takes that
+    as success and the ballot is counted once."""
+    kit, box = _open_election(registrar_key, senders)
+    voter, ballot = kit.voter(), ballot_bytes()
+    pending = box.submit_ballot(
+        senders[1], voter.token.address, voter.signature, ballot, kit.bind(box, voter, ballot)
+    )
+    current = network.state.urls.index(chain.current_url)
+    other = (current + 1) % len(network.state.urls)
+    direct = Chain.connect([network.state.urls[other]])
+    # The premise: the other node already holds it (sent there directly, as gossip would).
+    try:
+        direct.call(lambda w3: w3.eth.send_raw_transaction(pending.raw))
+    except Web3RPCError as exc:
+        assert "already known" in rpc_error_message(exc) or "nonce too low" in rpc_error_message(
+            exc
+        )
+    with pytest.raises(Web3RPCError) as info:
+        direct.call(lambda w3: w3.eth.send_raw_transaction(pending.raw))
+    assert rpc_error_message(info.value) in ("already known", "nonce too low")
+    network.stop_node(current)
+    try:
+        assert chain.send_raw(pending.raw) == pending.tx_hash  # fails over, "already known"
+        assert chain.current_url != network.state.urls[current]
+        receipt = box.cast_receipt(pending, timeout=60)
+        assert receipt.seq == 0
+        assert chain.send_raw(pending.raw) == pending.tx_hash  # sealed: "nonce too low", ours
+        assert box.ballot_count() == 1
+        assert [c.ballot for c in box.cast_ballots()] == [ballot]
+    finally:
+        network.start_node(current)
+    network.wait_in_sync(timeout=60)
