@@ -293,7 +293,13 @@ class Session:
             return self._issue(card)
 
         def failed(exc: Exception) -> None:
-            if isinstance(exc, WrongPin):
+            if isinstance(exc, WrongPin) and exc.tries_left == 0:
+                # That was the last try: the card is locked now.
+                self._counters.wrong_pin += 1
+                self._counters.locked += 1
+                self._close_card()
+                self._show(View(State.HELP_DESK, help_desk=HelpDeskReason.LOCKED))
+            elif isinstance(exc, WrongPin):
                 self._counters.wrong_pin += 1
                 self._show(
                     View(
