@@ -18,7 +18,7 @@ from contracts.chain import Sender
 from contracts.client import EMBEDDED_GAS_LIMIT, BallotBox, Pending, artifact, decode_revert
 from election import token as tokens
 from election.ballot import EncryptedBallot, tracking_code
-from kiosk.core.outbox import Outbox, OutboxEntry
+from kiosk.core.outbox import Outbox, OutboxConflict, OutboxEntry
 from kiosk.core.tokenflow import IssuedToken
 
 
@@ -95,7 +95,14 @@ def cast(
     """Sign → outbox (fsynced) → broadcast → wait for the receipt and the confirmations →
     remove from the outbox. A crash anywhere after the outbox write loses nothing: the next
     start re-broadcasts (:meth:`Outbox.settle`)."""
-    entry = outbox.put(sign_cast(box, sender, token, ballot))
+    existing = outbox.get(token.address)
+    if existing is None:
+        entry = outbox.put(sign_cast(box, sender, token, ballot))
+    elif existing.ballot_hash == ballot.ballot_hash:
+        entry = existing  # a retry: the very same signed bytes, same nonce
+    else:
+        # Refused before signing, so no nonce is used up by a transaction never sent.
+        raise OutboxConflict(token.address)
     box.chain.send_raw(entry.raw)
     receipt = box.cast_receipt(Pending(entry.tx_hash, entry.raw), timeout=timeout)
     wait_for_confirmations(box, receipt.block_number, confirmations, timeout)

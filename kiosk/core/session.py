@@ -41,7 +41,7 @@ from election.context import ElectionContext
 from kiosk.core import casting
 from kiosk.core.health import HealthCounters, KioskHealth, ReaderState
 from kiosk.core.jobs import Executor, InlineExecutor
-from kiosk.core.outbox import Outbox
+from kiosk.core.outbox import Outbox, OutboxConflict, Settled
 from kiosk.core.tokenflow import IssuedToken, Registrar, TokenFlowError, obtain_token, pinned_key_of
 from registrar.client import RegistrarRefused
 
@@ -62,6 +62,9 @@ class State(enum.Enum):
     CHECKED = "checked"
     SENDING = "sending"
     RECEIPT = "receipt"
+    QUEUED = "queued"
+    """The ballot is signed and safe in the outbox but the chain did not answer in time: it
+    will be sent (again) until confirmed. The tracking code is shown."""
     REMOVE_CARD = "remove_card"
     OUT_OF_SERVICE = "out_of_service"
 
@@ -221,6 +224,25 @@ class Session:
             self._encrypted = None
             self._touch()
             self._show(View(State.WELCOME))
+
+    # --- kiosk events ---------------------------------------------------------------------------
+    def recover(self, on_done: Callable[[list[Settled]], None] | None = None) -> None:
+        """At start, before any new cast: re-broadcast what the outbox holds (a crash between
+        "cast" and confirmation), remove what is confirmed, then let the sender re-read its
+        nonce from the chain. Call it again periodically while the outbox is not empty."""
+        s = self.services
+
+        def job() -> list[Settled]:
+            settled = s.outbox.settle(s.box.chain, s.confirmations)
+            s.sender.reset_nonce()
+            return settled
+
+        s.executor.submit(job, on_done or (lambda _: None), self._recover_failed)
+
+    def _recover_failed(self, exc: Exception) -> None:
+        with self._lock:
+            if self.view.state is State.WELCOME:
+                self._show(View(State.OUT_OF_SERVICE, error=f"{type(exc).__name__}: {exc}"[:300]))
 
     # --- voter events ---------------------------------------------------------------------------
     def begin(self) -> None:
@@ -467,9 +489,14 @@ class Session:
             self._show(View(State.RECEIPT, receipt=receipt))
 
         def failed(exc: Exception) -> None:
+            queued = self.services.outbox.get(token.address)
+            self._token = self._plain = self._encrypted = None
             if isinstance(exc, casting.CastRefused):
-                self._token = self._plain = self._encrypted = None
                 self._show(View(State.REFUSED, refusal=Refusal(exc.name)))
+            elif isinstance(exc, OutboxConflict):
+                self._show(View(State.REFUSED, refusal=Refusal("ballot_pending", str(exc))))
+            elif queued is not None and queued.ballot_hash == encrypted[0].ballot_hash:
+                self._show(View(State.QUEUED, tracking_code=encrypted[0].tracking_code))
             else:
                 self._service_failed(exc)
 
@@ -480,6 +507,7 @@ class Session:
         with self._lock:
             self._expect(
                 State.RECEIPT,
+                State.QUEUED,
                 State.REFUSED,
                 State.ALREADY_VOTED,
                 State.HELP_DESK,

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from card_reader.testpki import Resident
 from contracts.client import BallotBox
+from election.ballot import tracking_code
 from kiosk.core.jobs import ThreadExecutor
+from kiosk.core.outbox import Outbox, OutboxEntry
 from kiosk.core.session import HelpDeskReason, Session, State
 from kiosk.testing import (
     EmbeddedElection,
@@ -296,3 +298,45 @@ def test_a_registrar_with_another_key_is_refused_before_blinding(
     assert session.view.refusal is not None
     assert session.view.refusal.code == "registrar_key_mismatch"
     assert not any(c[1] == SIGN for c in applet.received)  # the card signed nothing
+
+
+class Crash(Exception):
+    """Stands for the process dying: raised right after the outbox's fsync."""
+
+
+class DyingOutbox(Outbox):
+    def put(self, entry: OutboxEntry) -> OutboxEntry:
+        super().put(entry)
+        raise Crash()
+
+
+def test_a_kiosk_crash_between_cast_and_broadcast_lands_the_ballot_once(
+    election: EmbeddedElection, registrar: LiveRegistrar, slot: ReaderSlot, outbox_dir: Path
+) -> None:
+    card = registrar.card(new_resident())
+    session = make_session(election, registrar.client, slot, outbox_dir)
+    session.services.outbox = DyingOutbox(outbox_dir)
+    before = len(cast_hashes(election.box))
+    vote(session, slot, card, {"mayor": ["tanaka"]})
+    assert session.state is State.QUEUED  # what the voter sees if the kiosk survives at all
+    code = session.view.tracking_code
+    assert len(cast_hashes(election.box)) == before  # nothing was broadcast
+    # Restart: a new session over the same outbox directory settles it before voting resumes.
+    restarted = make_session(election, registrar.client, slot, outbox_dir)
+    assert restarted.services.outbox.depth == 1
+    outcomes: list[list[str]] = []
+    restarted.recover(lambda settled: outcomes.append([s.outcome for s in settled]))
+    restarted.recover(lambda settled: outcomes.append([s.outcome for s in settled]))
+    assert outcomes == [["sent"], ["confirmed"]]
+    hashes = cast_hashes(election.box)
+    assert len(hashes) == before + 1
+    assert tracking_code(hashes[-1]) == code
+    # The same voter comes back: the kiosk says the ballot is already in.
+    slot.pull()
+    vote_again = restarted
+    slot.insert(card)
+    vote_again.begin()
+    vote_again.card_inserted()
+    vote_again.enter_pin(PIN)
+    assert vote_again.state is State.ALREADY_VOTED
+    assert len(cast_hashes(election.box)) == before + 1
