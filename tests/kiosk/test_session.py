@@ -3,6 +3,7 @@ registrar service over HTTP, the BallotBox on the embedded chain."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from card_reader.testpki import Resident
@@ -20,6 +21,7 @@ from kiosk.testing import (
     make_session,
     new_resident,
 )
+from registrar.client import RegistrarClient
 
 PIN = "ABC123"
 SIGN = 0x2A
@@ -340,3 +342,47 @@ def test_a_kiosk_crash_between_cast_and_broadcast_lands_the_ballot_once(
     vote_again.enter_pin(PIN)
     assert vote_again.state is State.ALREADY_VOTED
     assert len(cast_hashes(election.box)) == before + 1
+
+
+class HeldRegistrar:
+    """The real registrar client, with ``issue`` held until the test lets it go (a slow
+    network): to pull the card while issuance is in flight."""
+
+    def __init__(self, client: RegistrarClient) -> None:
+        self.client = client
+        self.kiosk_id = client.kiosk_id
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def info(self):  # type: ignore[no-untyped-def]
+        return self.client.info()
+
+    def challenge(self) -> bytes:
+        return self.client.challenge()
+
+    def issue(self, *args: bytes) -> bytes:
+        self.entered.set()
+        assert self.release.wait(30)
+        return self.client.issue(*args)
+
+
+def test_a_card_pulled_while_issuance_runs_leaves_nothing_behind(
+    election: EmbeddedElection, registrar: LiveRegistrar, slot: ReaderSlot, outbox_dir: Path
+) -> None:
+    executor = ThreadExecutor()
+    session = make_session(election, registrar.client, slot, outbox_dir, executor=executor)
+    held = HeldRegistrar(registrar.client)
+    session.services.registrar = held
+    start(session, slot, registrar)
+    executor.wait_idle()
+    session.enter_pin(PIN)
+    assert held.entered.wait(30)
+    assert session.state is State.CHECKING
+    session.card_removed()  # the voter walks away mid-issuance
+    assert session.state is State.WELCOME
+    held.release.set()
+    executor.wait_idle()
+    executor.wait_idle()
+    assert session.state is State.WELCOME  # the late answer was dropped, not shown
+    assert not session.holds_ballot() and not session.holds_identity()
+    executor.shutdown()
