@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from card_reader.testpki import Resident
+from card_reader.testpki import Resident, VoterCard
 from contracts.client import BallotBox
 from election.ballot import tracking_code
+from election.manifest import Manifest
+from election.primitives.blind_rsa import RSAPrivateKey, RSAPublicKey
 from kiosk.core.jobs import ThreadExecutor
 from kiosk.core.outbox import Outbox, OutboxEntry
 from kiosk.core.session import HelpDeskReason, Session, State
@@ -17,6 +19,7 @@ from kiosk.testing import (
     FakeClock,
     LiveRegistrar,
     ReaderSlot,
+    RecordingApplet,
     embedded_election,
     make_session,
     new_resident,
@@ -29,7 +32,7 @@ SIGN = 0x2A
 
 def start(
     session: Session, slot: ReaderSlot, registrar: LiveRegistrar, resident: Resident | None = None
-):  # type: ignore[no-untyped-def]
+) -> RecordingApplet:
     applet = slot.insert(registrar.card(resident or new_resident()))
     session.begin()
     assert session.state is State.INSERT_CARD
@@ -185,10 +188,10 @@ def test_already_voted_is_said_before_any_ballot(
 
 
 def test_revote_says_the_new_ballot_replaces_the_earlier_one(
-    manifest,
+    manifest: Manifest,
     registrar: LiveRegistrar,
     slot: ReaderSlot,
-    outbox_dir: Path,  # type: ignore[no-untyped-def]
+    outbox_dir: Path,
 ) -> None:
     revote = embedded_election(manifest, registrar.public_key, revote_allowed=True)
     card = registrar.card(new_resident())
@@ -204,7 +207,9 @@ def test_revote_says_the_new_ballot_replaces_the_earlier_one(
     assert session.state is State.BALLOT and session.view.replaces_earlier
 
 
-def vote(session: Session, slot: ReaderSlot, card, choices) -> None:  # type: ignore[no-untyped-def]
+def vote(
+    session: Session, slot: ReaderSlot, card: VoterCard, choices: dict[str, list[str]]
+) -> None:
     slot.insert(card)
     session.begin()
     session.card_inserted()
@@ -284,11 +289,11 @@ def test_inactivity_timeout_returns_to_welcome_and_wipes(
 
 
 def test_a_registrar_with_another_key_is_refused_before_blinding(
-    manifest,
+    manifest: Manifest,
     registrar: LiveRegistrar,
-    registrar_key,
+    registrar_key: RSAPrivateKey,
     slot: ReaderSlot,
-    outbox_dir: Path,  # type: ignore[no-untyped-def]
+    outbox_dir: Path,
 ) -> None:
     misconfigured = embedded_election(
         manifest, registrar.public_key, pinned_key=registrar_key.public_key
@@ -354,7 +359,7 @@ class HeldRegistrar:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def info(self):  # type: ignore[no-untyped-def]
+    def info(self) -> tuple[bytes, RSAPublicKey]:
         return self.client.info()
 
     def challenge(self) -> bytes:
