@@ -391,3 +391,27 @@ def test_a_card_pulled_while_issuance_runs_leaves_nothing_behind(
     assert session.state is State.WELCOME  # the late answer was dropped, not shown
     assert not session.holds_ballot() and not session.holds_identity()
     executor.shutdown()
+
+
+class OtherCardApplet(RecordingApplet):
+    """A card without the JPKI application (a bank card, say): every SELECT fails."""
+
+    def process(self, command: bytes) -> bytes:
+        self.received.append(bytes(command))
+        return bytes([0x6A, 0x82])  # file or application not found
+
+
+def test_no_card_and_a_card_that_is_not_a_my_number_card_are_explained(
+    election: EmbeddedElection, registrar: LiveRegistrar, slot: ReaderSlot, outbox_dir: Path
+) -> None:
+    session = make_session(election, registrar.client, slot, outbox_dir)
+    session.begin()
+    session.card_inserted()  # a spurious event: the reader is empty
+    assert session.state is State.INSERT_CARD and session.view.card_error == "no_card"
+    other = OtherCardApplet(registrar.card(new_resident()).to_image())
+    slot.insert_applet(other)
+    session.card_inserted()
+    assert session.state is State.INSERT_CARD
+    assert session.view.card_error == "not_jpki"
+    assert session.health().reader.value == "unreadable"
+    assert not session.holds_identity()
