@@ -192,6 +192,7 @@ class Session:
         job: Callable[[], T],
         on_success: Callable[[T], None],
         on_failure: Callable[[Exception], None],
+        on_stale: Callable[[T], None] | None = None,
     ) -> None:
         generation = self._generation
 
@@ -199,6 +200,8 @@ class Session:
             with self._lock:
                 if generation == self._generation:
                     on_success(result)
+                elif on_stale is not None:
+                    on_stale(result)  # e.g. close a card opened for a session that is gone
 
         def failed(exc: Exception) -> None:
             with self._lock:
@@ -283,7 +286,11 @@ class Session:
                 self._counters.reader = ReaderState.UNREADABLE
             self._show(View(State.INSERT_CARD, card_error=reason))
 
-        self._run(job, ok, failed)
+        def stale(result: tuple[KioskCard, int | None]) -> None:
+            with contextlib.suppress(CardError):
+                result[0].close()
+
+        self._run(job, ok, failed, stale)
 
     def card_removed(self) -> None:
         """The card left the reader: whatever the screen, start over and wipe."""
