@@ -1,4 +1,4 @@
-"""The code base stays lint-clean (ruff, everywhere) and typed (mypy --strict on election/)."""
+"""The code base stays lint-clean (ruff, everywhere) and typed (mypy --strict on every package in pyproject's files list)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,6 @@ def test_ruff_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_on_election() -> None:
+def test_mypy_strict() -> None:
     result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
