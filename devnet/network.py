@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GETH_VERSION = "v1.13.15"
 GO_TOOLCHAIN = "go1.22.12"  # Go ≥ 1.23 refuses to link geth 1.13 (fjl/memsize)
 DEFAULT_CHAIN_ID = 1_300_501
+GENESIS_LEAD_SECONDS = 5
 BLOCK_GAS_LIMIT = 60_000_000  # ~400 ballots (≤ 145k gas each) per 1-second block
 PASSWORD = "ippyo-devnet"  # development keystore password (local devnet only)
 
@@ -141,6 +142,9 @@ def _genesis(chain_id: int, signers: Sequence[str], funded: Sequence[str]) -> di
         # No shanghaiTime: Clique sealing in geth 1.13 predates it, and the contract targets paris.
         "config": {"chainId": chain_id, **forks, "clique": {"period": 1, "epoch": 30000}},
         "difficulty": "0x1",
+        # Block 1 cannot be sealed before genesis + period: a few seconds ahead, so that `up`
+        # can mark every node synced (see Devnet.up) before any block exists.
+        "timestamp": hex(int(time.time()) + GENESIS_LEAD_SECONDS),
         "gasLimit": hex(BLOCK_GAS_LIMIT),
         "extraData": extra,
         "alloc": {a[2:].lower(): {"balance": hex(10**24)} for a in [*signers, *funded]},
@@ -339,7 +343,21 @@ class Devnet:
             self.start_node(i, seal=False)
         for i in range(count):  # the full mesh first, then sealing: no fork at block 1
             self._wait_for_peers(i, count - 1, timeout)
-        for node in self.state.nodes:
+        # One signer seals block 1 alone and every node imports it before the others seal: when
+        # all signers start at once on a loaded machine, two may each seal a block 1 of their own
+        # before either hears of the other's, and with two signers that fork never heals (each
+        # may seal only every other block). A geth node that has never sealed drops propagated
+        # blocks until it thinks itself synced, and starting its miner is what marks it so: each
+        # other node starts and at once stops its miner (the genesis timestamp lies a few seconds
+        # ahead, so nothing can be sealed meanwhile), then the first seals block 1 alone.
+        first, *others = self.state.nodes
+        for node in others:
+            _rpc(node.url, "miner_start", [])
+            _rpc(node.url, "miner_stop", [])
+        _rpc(first.url, "miner_start", [])
+        if others:
+            self.wait_in_sync(min_height=1, timeout=timeout)
+        for node in others:
             _rpc(node.url, "miner_start", [])
         self.wait_in_sync(timeout=timeout)
 
