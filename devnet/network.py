@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GETH_VERSION = "v1.13.15"
 GO_TOOLCHAIN = "go1.22.12"  # Go ≥ 1.23 refuses to link geth 1.13 (fjl/memsize)
 DEFAULT_CHAIN_ID = 1_300_501
-GENESIS_LEAD_SECONDS = 5
+GENESIS_LEAD_SECONDS = 10
 BLOCK_GAS_LIMIT = 60_000_000  # ~400 ballots (≤ 145k gas each) per 1-second block
 PASSWORD = "ippyo-devnet"  # development keystore password (local devnet only)
 
@@ -356,10 +356,20 @@ class Devnet:
             _rpc(node.url, "miner_stop", [])
         _rpc(first.url, "miner_start", [])
         if others:
-            self.wait_in_sync(min_height=1, timeout=timeout)
+            self._wait_all_past_genesis(timeout)
         for node in others:
             _rpc(node.url, "miner_start", [])
         self.wait_in_sync(timeout=timeout)
+
+    def _wait_all_past_genesis(self, timeout: float) -> None:
+        """Wait until every node holds a block 1 (whoever sealed it; with three or more signers
+        a fork there heals once all seal, so this only has to let the first block spread)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            heads = self.heads().values()
+            if all(isinstance(h, tuple) and h[0] >= 1 for h in heads):
+                return
+            time.sleep(0.2)
 
     def down(self) -> None:
         for i in range(len(self.state.nodes)):

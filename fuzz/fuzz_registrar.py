@@ -39,7 +39,7 @@ def _client() -> Any:
         ca = CertificateAuthority.create()
         (directory / "ca.pem").write_bytes(ca.certificate.public_bytes(Encoding.PEM))
         (directory / "crl.der").write_bytes(ca.crl([]).public_bytes(Encoding.DER))
-        KeyFileSigner.generate(directory / "key.pem", bits=1024)
+        KeyFileSigner.generate(directory / "key.pem", bits=2048)
         app = create_app(
             {
                 "DATABASE_URL": f"sqlite:///{directory / 'registrar.db'}",

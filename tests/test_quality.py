@@ -1,4 +1,4 @@
-"""The code base stays lint-clean (ruff, everywhere) and typed (mypy --strict on every package in pyproject's files list)."""
+"""The code base stays lint-clean (ruff, everywhere) and typed (mypy --strict on its files)."""
 
 from __future__ import annotations
 
