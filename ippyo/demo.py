@@ -24,6 +24,7 @@ from pathlib import Path
 
 import click
 from eth_account import Account
+from web3 import Web3
 
 from card_reader.errors import WrongPin
 from card_reader.testpki import Resident
@@ -95,7 +96,8 @@ def run_demo(
     chain = Chain.embedded_tester()
     admin, kiosk = Sender(chain, Account.create()), Sender(chain, Account.create())
     chain.fund([admin.address, kiosk.address], 10**21)
-    nonce = chain.call(lambda w3: w3.eth.get_transaction_count(admin.address))
+    admin_address = Web3.to_checksum_address(admin.address)
+    nonce = chain.call(lambda w3: w3.eth.get_transaction_count(admin_address))
     contract = predict_address(admin.address, nonce)  # the base hash needs the address first
     ctx = ElectionContext(
         manifest,
@@ -168,11 +170,11 @@ def run_demo(
         }
         plain = PlaintextBallot.from_choices(manifest, choices)
         if v % 10 == 3:  # this voter checks a ballot first (Benaloh challenge)
-            nonce = secrets.token_bytes(32)
-            spoiled = encrypt_ballot(ctx, plain, nonce)
-            opened = open_challenged(ctx, spoiled, nonce)
+            master = secrets.token_bytes(32)
+            spoiled = encrypt_ballot(ctx, plain, master)
+            opened = open_challenged(ctx, spoiled, master)
             assert opened == plain
-            box.challenge_ballot(kiosk, spoiled.to_bytes(), nonce)
+            box.challenge_ballot(kiosk, spoiled.to_bytes(), master)
             say(
                 f"   voter {v:2}: checked a ballot ({spoiled.tracking_code[:9]}…) — "
                 "it matches; votes again"
@@ -195,9 +197,9 @@ def run_demo(
             for oi, m in enumerate(row):
                 expected[ci][oi] += m
         if v == 11:  # the same token again: the contract refuses
-            again = encrypt_ballot(ctx, plain, secrets.token_bytes(32))
-            b2 = tokens.sign_binding(token, ctx.chain_id, ctx.contract_address, again.ballot_hash)
-            ledger.cast(token.address, token_sig, b2, again.to_bytes())
+            second = encrypt_ballot(ctx, plain, secrets.token_bytes(32))
+            b2 = tokens.sign_binding(token, ctx.chain_id, ctx.contract_address, second.ballot_hash)
+            ledger.cast(token.address, token_sig, b2, second.to_bytes())
             say(f"   voter {v:2}: tried to vote twice — refused: {ledger.refused[-1]}")
     # A token the registrar never signed: refused at the door.
     forged = tokens.derive_token(ctx.election_id, secrets.token_bytes(256))

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from werkzeug.serving import make_server
 
+from card_reader.abc import JPKICard
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
 from election import token as tokens
 from election.primitives.blind_rsa import RSAPublicKey
@@ -117,7 +118,7 @@ def registrar_service(
 
 
 @contextmanager
-def virtual_card(image: VoterCard) -> Iterator[Card]:
+def virtual_card(image: VoterCard) -> Iterator[JPKICard]:
     """The TEST card in the virtual reader, opened through pcscd like a real card."""
     from card_reader.pcsc import PcscCard, wait_for_reader_state
     from card_reader.stack import VIRTUAL_READER, ensure_pcscd, stop_pcscd

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from election.errors import ElectionError, InvalidRecord
-from election.record import ElectionRecord, verify_record
+from election.record import ElectionRecord, VerificationReport, verify_record
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -42,7 +42,8 @@ def verify(record: Path) -> None:
     try:
         report = verify_record(parsed)
     except InvalidRecord as exc:
-        click.echo(exc.report.summary() if exc.report is not None else str(exc))
+        report_of = exc.report
+        click.echo(report_of.summary() if isinstance(report_of, VerificationReport) else str(exc))
         click.echo("検証失敗 / VERIFICATION FAILED")
         sys.exit(EXIT_INVALID)
     except ElectionError as exc:
