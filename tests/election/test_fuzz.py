@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fuzzing import run_target
 
 
 @pytest.mark.parametrize(
@@ -17,21 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ("fuzz_record.py", "json", 3000),
         ("fuzz_record.py", "mutate", 300),
+        ("fuzz_ballot.py", "decode", 2000),
+        ("fuzz_ballot.py", "mutate", 300),
         ("fuzz_cast.py", "decode", 3000),
         ("fuzz_cast.py", "mutate", 1000),
     ],
 )
 def test_fuzz_target(script: str, target: str, runs: int) -> None:
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    )
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "fuzz" / script), target, f"-runs={runs}", "-max_len=4096"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"Done {runs} runs" in result.stderr
+    run_target(script, target, runs=runs)

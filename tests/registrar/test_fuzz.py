@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fuzzing import run_target
 
 
 def test_fuzz_request_bodies() -> None:
-    runs = 500
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "fuzz" / "fuzz_registrar.py"),
-            f"-runs={runs}",
-            "-max_len=4096",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"Done {runs} runs" in result.stderr
+    run_target("fuzz_registrar.py", runs=500)
