@@ -56,13 +56,19 @@ contract BallotBox {
 
     address[] private kioskList;
     mapping(address => bool) public isKiosk;
-    /// token => hash of its counted (latest) ballot; zero while the token is unspent
+    /// The one storage slot a cast writes: token => hash of its counted (latest) ballot; zero
+    /// while the token is unspent, CHECKED_ONLY once a challenge named the token before it cast.
+    /// It decides TokenAlreadyUsed, a replay of the token's counted ballot, and whether the
+    /// cast must look at ballotMark (only a token with a history can meet a marked ballot that
+    /// matters; docs/chain.md, "One storage slot per token").
     mapping(address => bytes32) public ballotOf;
-    /// ballot hash => CAST (stops a replay of a superseded ballot; a cast ballot can never be
-    /// published as checked) or CHALLENGED (a checked ballot's nonce is public: never counted)
-    mapping(bytes32 => uint8) public ballotState;
-    uint8 private constant CAST = 1;
+    /// ballot hash => SUPERSEDED (it was a token's counted ballot until a re-vote replaced it: a
+    /// replay must not bring it back) or CHALLENGED (a checked ballot: its nonce is public, it
+    /// is never counted). Written only by a re-vote or a challenge.
+    mapping(bytes32 => uint8) public ballotMark;
+    uint8 private constant SUPERSEDED = 1;
     uint8 private constant CHALLENGED = 2;
+    bytes32 private constant CHECKED_ONLY = bytes32(uint256(1));
 
     event PhaseChanged(Phase phase);
     /// The ballot, the registrar's signature and the binding are not repeated in the log: they
@@ -149,11 +155,48 @@ contract BallotBox {
         if (rest < 32) w &= bytes32(~(type(uint256).max >> (8 * rest)));
     }
 
-    /// The modulus words at memory address p (16 words, 512 bytes, always).
-    function _writeModulus(uint256 p) private view {
-        bytes32[16] memory w = [n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11, n12, n13, n14, n15];
-        assembly {
-            for { let i := 0 } lt(i, 512) { i := add(i, 32) } { mstore(add(p, i), mload(add(w, i))) }
+    /// The modulus words at memory address p: its first k bytes (whole words, left-aligned).
+    function _writeModulus(uint256 p, uint256 k) private view {
+        bytes32 a = n0;
+        bytes32 b = n1;
+        bytes32 c = n2;
+        bytes32 d = n3;
+        assembly ("memory-safe") {
+            mstore(p, a)
+            mstore(add(p, 32), b)
+            mstore(add(p, 64), c)
+            mstore(add(p, 96), d)
+        }
+        a = n4;
+        b = n5;
+        c = n6;
+        d = n7;
+        assembly ("memory-safe") {
+            mstore(add(p, 128), a)
+            mstore(add(p, 160), b)
+            mstore(add(p, 192), c)
+            mstore(add(p, 224), d)
+        }
+        if (k <= 256) return;
+        a = n8;
+        b = n9;
+        c = n10;
+        d = n11;
+        assembly ("memory-safe") {
+            mstore(add(p, 256), a)
+            mstore(add(p, 288), b)
+            mstore(add(p, 320), c)
+            mstore(add(p, 352), d)
+        }
+        a = n12;
+        b = n13;
+        c = n14;
+        d = n15;
+        assembly ("memory-safe") {
+            mstore(add(p, 384), a)
+            mstore(add(p, 416), b)
+            mstore(add(p, 448), c)
+            mstore(add(p, 480), d)
         }
     }
 
@@ -164,7 +207,7 @@ contract BallotBox {
         assembly {
             p := add(out, 32)
         }
-        _writeModulus(p);
+        _writeModulus(p, 512);
         assembly {
             mstore(out, k)
         }
@@ -224,76 +267,133 @@ contract BallotBox {
         if (current != Phase.Open) revert WrongPhase(current, Phase.Open);
         if (ballot.length == 0) revert EmptyBallot();
         bytes32 previous = ballotOf[token];
-        if (previous != bytes32(0) && !revoteAllowed) revert TokenAlreadyUsed(token);
-        bytes32 ballotHash = sha256(ballot);
-        uint8 state = ballotState[ballotHash];
-        if (state == CAST) revert BallotAlreadyCast(ballotHash);
-        if (state == CHALLENGED) revert BallotWasChallenged(ballotHash);
-        if (!verifyBinding(token, ballotHash, bindingSignature)) revert InvalidBindingSignature();
-        if (!verifyRegistrarSignature(token, registrarSignature)) revert InvalidRegistrarSignature();
+        bool spent = uint256(previous) > 1; // a counted ballot, not CHECKED_ONLY
+        if (spent && !revoteAllowed) revert TokenAlreadyUsed(token);
+        bytes32 ballotHash = _sha256(ballot);
+        if (previous != bytes32(0)) {
+            // The token has a history (a counted ballot, or a checked one it was named in).
+            if (previous == ballotHash) revert BallotAlreadyCast(ballotHash);
+            uint8 mark = ballotMark[ballotHash];
+            if (mark == SUPERSEDED) revert BallotAlreadyCast(ballotHash);
+            if (mark == CHALLENGED) revert BallotWasChallenged(ballotHash);
+        }
+        if (!_verifyBinding(token, ballotHash, bindingSignature)) revert InvalidBindingSignature();
+        if (!_verifyRegistrarSignature(token, registrarSignature)) revert InvalidRegistrarSignature();
 
         seq = ballotCount;
         ballotCount = uint64(seq + 1);
-        if (previous != bytes32(0)) emit BallotSuperseded(token, previous, ballotHash);
+        if (spent) {
+            ballotMark[previous] = SUPERSEDED;
+            emit BallotSuperseded(token, previous, ballotHash);
+        }
         ballotOf[token] = ballotHash;
-        ballotState[ballotHash] = CAST;
         emit BallotCast(seq, token, ballotHash);
     }
 
     /// A ballot the voter chose to check (Benaloh challenge): published with its master nonce,
-    /// never counted.
-    function challengeBallot(bytes calldata ballot, bytes32 masterNonce)
+    /// never counted. `token` names the voting session's token (zero: none): the contract then
+    /// refuses that token's counted ballot, and that token can never cast this ballot.
+    function challengeBallot(address token, bytes calldata ballot, bytes32 masterNonce)
         external
         inPhase(Phase.Open)
         returns (uint256 seq)
     {
         if (!isKiosk[msg.sender]) revert NotKiosk();
         if (ballot.length == 0) revert EmptyBallot();
-        bytes32 ballotHash = sha256(ballot);
-        uint8 state = ballotState[ballotHash];
-        if (state == CAST) revert BallotAlreadyCast(ballotHash);
-        if (state == CHALLENGED) revert BallotWasChallenged(ballotHash);
-        ballotState[ballotHash] = CHALLENGED;
+        bytes32 ballotHash = _sha256(ballot);
+        uint8 mark = ballotMark[ballotHash];
+        if (mark == CHALLENGED) revert BallotWasChallenged(ballotHash);
+        if (mark == SUPERSEDED) revert BallotAlreadyCast(ballotHash);
+        if (token != address(0)) {
+            bytes32 counted = ballotOf[token];
+            if (counted == ballotHash) revert BallotAlreadyCast(ballotHash);
+            if (counted == bytes32(0)) ballotOf[token] = CHECKED_ONLY;
+        }
+        ballotMark[ballotHash] = CHALLENGED;
         seq = challengedCount++;
         emit BallotChallenged(seq, msg.sender, ballotHash, ballot, masterNonce);
     }
 
     // --- verifiers (public so that tests and observers can call them) ----------------------------
 
-    /// The token key's ECDSA signature (r ‖ s ‖ v, 65 bytes) over the binding digest.
     function verifyBinding(address token, bytes32 ballotHash, bytes calldata signature)
-        public
+        external
         view
         returns (bool)
     {
-        if (signature.length != 65 || token == address(0)) return false;
-        bytes32 r = bytes32(signature[0:32]);
-        bytes32 s = bytes32(signature[32:64]);
-        uint8 v = uint8(signature[64]);
-        if (v != 27 && v != 28) return false;
-        if (uint256(s) > HALF_ORDER || uint256(s) == 0 || uint256(r) == 0) return false;
-        bytes32 digest = keccak256(abi.encodePacked(BINDING_TAG, block.chainid, address(this), ballotHash));
-        address signer = ecrecover(digest, v, r, s);
-        return signer != address(0) && signer == token;
+        return _verifyBinding(token, ballotHash, signature);
+    }
+
+    function verifyRegistrarSignature(address token, bytes calldata signature) external view returns (bool) {
+        return _verifyRegistrarSignature(token, signature);
+    }
+
+    /// sha256 of calldata bytes, through the precompile, in memory past the free pointer.
+    function _sha256(bytes calldata data) private view returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            calldatacopy(p, data.offset, data.length)
+            if iszero(staticcall(gas(), 0x02, p, data.length, 0, 32)) { revert(0, 0) }
+            h := mload(0)
+        }
+    }
+
+    /// The token key's ECDSA signature (r ‖ s ‖ v, 65 bytes) over
+    /// keccak256(BINDING_TAG ‖ chain id ‖ this contract ‖ ballotHash); low s, v 27/28.
+    function _verifyBinding(address token, bytes32 ballotHash, bytes calldata signature)
+        private
+        view
+        returns (bool ok)
+    {
+        bytes32 tag = BINDING_TAG;
+        assembly ("memory-safe") {
+            let r := calldataload(signature.offset)
+            let s := calldataload(add(signature.offset, 32))
+            let v := byte(0, calldataload(add(signature.offset, 64)))
+            ok := and(
+                and(eq(signature.length, 65), iszero(iszero(token))),
+                and(
+                    or(eq(v, 27), eq(v, 28)),
+                    and(iszero(gt(s, HALF_ORDER)), and(iszero(iszero(s)), iszero(iszero(r))))
+                )
+            )
+            if ok {
+                let p := mload(0x40)
+                mstore(p, tag)
+                mstore(add(p, 32), chainid())
+                mstore(add(p, 64), shl(96, address()))
+                mstore(add(p, 84), ballotHash)
+                mstore(p, keccak256(p, 116))
+                mstore(add(p, 32), v)
+                mstore(add(p, 64), r)
+                mstore(add(p, 96), s)
+                mstore(0, 0)
+                pop(staticcall(gas(), 0x01, p, 128, 0, 32))
+                ok := eq(mload(0), token)
+            }
+        }
     }
 
     /// RSASSA-PSS verification with SHA-256, MGF1-SHA-256 and salt length 0 of the message
     /// electionId ‖ token (RFC 9474's RSABSSA-SHA256-PSSZERO-Deterministic). Word-wise: the
     /// signature is compared with n, and the masked DB with MGF1(H), 32 bytes at a time.
-    function verifyRegistrarSignature(address token, bytes calldata signature) public view returns (bool ok) {
+    function _verifyRegistrarSignature(address token, bytes calldata signature) private view returns (bool ok) {
         uint256 k = modulusLength;
         if (signature.length != k) return false;
-        bytes32 mHash = sha256(abi.encodePacked(electionId, token));
-        // modexp input: len(s) ‖ len(e) ‖ len(n) ‖ s ‖ 01 00 01 ‖ n (+ room for 16 full words)
-        bytes memory input = new bytes(96 + k + 3 + 512);
+        bytes32 id = electionId;
         uint256 base;
-        assembly {
-            base := add(input, 32)
+        assembly ("memory-safe") {
+            base := mload(0x40)
         }
+        // modexp input: len(s) ‖ len(e) ‖ len(n) ‖ s ‖ 01 00 01 ‖ n
         uint256 modPtr = base + 99 + k;
-        _writeModulus(modPtr);
+        assembly ("memory-safe") {
+            // 01 00 01 right after s; n follows from the 4th byte on
+            mstore(sub(modPtr, 3), 0x0100010000000000000000000000000000000000000000000000000000000000)
+        }
+        _writeModulus(modPtr, k);
         uint256 emBits = modulusBits - 1;
-        assembly {
+        assembly ("memory-safe") {
             // signature < n, word by word (the last word may be partial)
             let less := 0
             for { let i := 0 } lt(i, k) { i := add(i, 32) } {
@@ -301,7 +401,7 @@ contract BallotBox {
                 let b := mload(add(modPtr, i))
                 let rest := sub(k, i)
                 if lt(rest, 32) {
-                    let sh := mul(8, sub(32, rest))
+                    let sh := shl(3, sub(32, rest))
                     a := shr(sh, a)
                     b := shr(sh, b)
                 }
@@ -315,37 +415,43 @@ contract BallotBox {
             mstore(add(base, 64), k)
             let m := add(base, 96)
             calldatacopy(m, signature.offset, k)
-            let e := add(m, k)
-            mstore8(e, 1)
-            mstore8(add(e, 1), 0)
-            mstore8(add(e, 2), 1)
             // m = s^e mod n, written over s
-            ok := and(less, staticcall(gas(), 0x05, base, add(99, mul(2, k)), m, k))
-            let emLen := div(add(emBits, 7), 8)
+            ok := and(less, staticcall(gas(), 0x05, base, add(99, shl(1, k)), m, k))
+            let emLen := shr(3, add(emBits, 7))
             let offset := sub(k, emLen) // 0, or 1 when modBits = 1 (mod 8)
-            if and(eq(offset, 1), iszero(iszero(byte(0, mload(m))))) { ok := 0 }
-            if iszero(eq(byte(31, mload(add(m, sub(k, 32)))), 0xbc)) { ok := 0 }
+            if and(offset, iszero(iszero(byte(0, mload(m))))) { ok := 0 }
+            if iszero(eq(and(mload(add(m, sub(k, 32))), 0xff), 0xbc)) { ok := 0 }
             let db := add(m, offset)
             let dbLen := sub(emLen, 33)
             let h := mload(add(db, dbLen))
-            let topBits := sub(mul(8, emLen), emBits) // DB[0]'s top bits, which must be zero
-            if topBits { if shr(sub(256, topBits), mload(db)) { ok := 0 } }
+            let topBits := sub(shl(3, emLen), emBits) // DB[0]'s top bits, which must be zero
+            if shr(sub(256, topBits), mload(db)) { ok := 0 }
             // With no salt, DB = 00..00 01: maskedDB xor MGF1(H) must be exactly that.
-            for { let i := 0 } and(ok, lt(mul(i, 32), dbLen)) { i := add(i, 1) } {
-                mstore(0, h)
+            mstore(0, h)
+            let full := shr(5, sub(dbLen, 1)) // words before the last (partial or full) one
+            for { let i := 0 } lt(i, full) { i := add(i, 1) } {
                 mstore(32, shl(224, i))
-                if iszero(staticcall(gas(), 0x02, 0, 36, 0, 32)) { ok := 0 }
-                let x := xor(mload(add(db, mul(i, 32))), mload(0))
+                pop(staticcall(gas(), 0x02, 0, 36, 32, 32))
+                let x := xor(mload(add(db, shl(5, i))), mload(32))
                 if iszero(i) { x := and(x, shr(topBits, not(0))) }
-                let rest := sub(dbLen, mul(i, 32))
-                switch gt(rest, 32)
-                case 1 { if x { ok := 0 } }
-                default { if iszero(eq(shr(mul(8, sub(32, rest)), x), 1)) { ok := 0 } }
+                if x { ok := 0 }
             }
-            // H = sha256(00^8 || mHash || empty salt)
+            {
+                mstore(32, shl(224, full))
+                pop(staticcall(gas(), 0x02, 0, 36, 32, 32))
+                let x := xor(mload(add(db, shl(5, full))), mload(32))
+                if iszero(full) { x := and(x, shr(topBits, not(0))) }
+                let rest := sub(dbLen, shl(5, full)) // 1..32 bytes of DB in this word
+                if iszero(eq(shr(shl(3, sub(32, rest)), x), 1)) { ok := 0 }
+            }
+            // mHash = sha256(electionId ‖ token); H must be sha256(00^8 ‖ mHash ‖ empty salt)
+            mstore(0, id)
+            mstore(32, shl(96, token))
+            pop(staticcall(gas(), 0x02, 0, 52, 0, 32))
+            let mHash := mload(0)
             mstore(0, 0)
             mstore(8, mHash)
-            if iszero(staticcall(gas(), 0x02, 0, 40, 0, 32)) { ok := 0 }
+            pop(staticcall(gas(), 0x02, 0, 40, 0, 32))
             if iszero(eq(mload(0), h)) { ok := 0 }
         }
     }

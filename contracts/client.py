@@ -262,6 +262,10 @@ class BallotBox:
     def ballot_count(self) -> int:
         return int(self._read("ballotCount"))
 
+    def challenged_count(self) -> int:
+        """How many checked (challenged) ballots the contract holds: their seq are 0..n−1."""
+        return int(self._read("challengedCount"))
+
     def election_id(self) -> bytes:
         return bytes(self._read("electionId"))
 
@@ -278,8 +282,10 @@ class BallotBox:
         return [str(k) for k in self._read("kiosks")]
 
     def ballot_of(self, token: bytes) -> bytes | None:
+        """The hash of the token's counted ballot, or None while it has none (the contract
+        marks a token named in a challenge before it cast with the value 1)."""
         value = bytes(self._read("ballotOf", to_checksum_address(token)))
-        return None if value == bytes(32) else value
+        return None if int.from_bytes(value, "big") <= 1 else value
 
     def verify_registrar_signature(self, token: bytes, signature: bytes) -> bool:
         return bool(self._read("verifyRegistrarSignature", to_checksum_address(token), signature))
@@ -379,8 +385,17 @@ class BallotBox:
         )
         return _cast_from_receipt(cast.tx_hash, receipt)  # seq re-read: a reorg may move it
 
-    def challenge_ballot(self, kiosk: Sender, ballot: bytes, master_nonce: bytes) -> int:
-        receipt = self.wait(self._transact(kiosk, "challengeBallot", ballot, master_nonce))
+    def challenge_ballot(
+        self, kiosk: Sender, ballot: bytes, master_nonce: bytes, token: bytes | None = None
+    ) -> int:
+        """Publish a checked ballot with its nonce; returns its block number.
+
+        ``token`` is the voting session's token: the contract then refuses to publish that
+        token's counted ballot (``BallotAlreadyCast``). Any ballot already checked or
+        superseded is refused whatever the token (docs/chain.md, "One storage slot per
+        token")."""
+        named = to_checksum_address(token if token is not None else bytes(20))
+        receipt = self.wait(self._transact(kiosk, "challengeBallot", named, ballot, master_nonce))
         return int(receipt["blockNumber"])
 
     # --- events ---------------------------------------------------------------------------------

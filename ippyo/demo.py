@@ -174,7 +174,7 @@ def run_demo(
             spoiled = encrypt_ballot(ctx, plain, master)
             opened = open_challenged(ctx, spoiled, master)
             assert opened == plain
-            box.challenge_ballot(kiosk, spoiled.to_bytes(), master)
+            box.challenge_ballot(kiosk, spoiled.to_bytes(), master, token=token.address)
             say(
                 f"   voter {v:2}: checked a ballot ({spoiled.tracking_code[:9]}…) — "
                 "it matches; votes again"
@@ -219,7 +219,7 @@ def run_demo(
     last_block = chain.call(lambda w3: int(w3.eth.block_number))
     anchor = ChainAnchor(
         box.ballot_count(),
-        int(box._read("challengedCount")),  # the client has no accessor for it yet
+        box.challenged_count(),
         first_block,
         last_block,
     )

@@ -228,12 +228,15 @@ class BallotBoxSuite:
     def test_checked_and_cast_ballots_exclude_each_other(
         self, kit: Kit, box: BallotBox, senders: list[Sender]
     ) -> None:
-        """A checked (challenged) ballot's nonce is public: it can never be cast; and a cast
-        ballot cannot afterwards be published as a checked one."""
+        """A checked (challenged) ballot's nonce is public: the token it was checked for can
+        never cast it; and a token's counted ballot cannot afterwards be published as a
+        checked one. A check does not spend the token."""
         kiosk = senders[1]
         voter, other = kit.voter(), kit.voter()
-        checked, counted = ballot_bytes(), ballot_bytes()
-        box.challenge_ballot(kiosk, checked, os.urandom(32))
+        checked, counted, fresh = ballot_bytes(), ballot_bytes(), ballot_bytes()
+        box.challenge_ballot(kiosk, checked, os.urandom(32), token=voter.token.address)
+        assert box.ballot_of(voter.token.address) is None
+        assert box.challenged_count() == 1
         with pytest.raises(ContractRevert, match="BallotWasChallenged") as info:
             box.cast_ballot(
                 kiosk, voter.token.address, voter.signature, checked, kit.bind(box, voter, checked)
@@ -242,13 +245,94 @@ class BallotBoxSuite:
         with pytest.raises(ContractRevert, match="BallotWasChallenged"):
             box.challenge_ballot(kiosk, checked, os.urandom(32))
         box.cast_ballot(
+            kiosk, voter.token.address, voter.signature, fresh, kit.bind(box, voter, fresh)
+        )
+        assert box.ballot_of(voter.token.address) == hashlib.sha256(fresh).digest()
+        box.cast_ballot(
             kiosk, other.token.address, other.signature, counted, kit.bind(box, other, counted)
         )
         with pytest.raises(ContractRevert, match="BallotAlreadyCast") as info:
-            box.challenge_ballot(kiosk, counted, os.urandom(32))
+            box.challenge_ballot(kiosk, counted, os.urandom(32), token=other.token.address)
         assert info.value.args_decoded == (hashlib.sha256(counted).digest(),)
-        assert box.ballot_count() == 1
+        assert box.ballot_count() == 2
+        assert box.challenged_count() == 1
         assert [c.ballot for c in box.challenged_ballots()] == [checked]
+
+    def test_marks_after_a_revote(self, kit: Kit, senders: list[Sender]) -> None:
+        """With re-voting, a token that already cast still meets every mark: a superseded
+        ballot can be neither replayed (by anyone) nor published as checked, and a ballot
+        checked for the token cannot become its new counted ballot."""
+        admin, kiosk = senders[0], senders[1]
+        box = kit.deploy(admin, [kiosk], revote=True)
+        box.open(admin)
+        voter, copier = kit.voter(), kit.voter()
+        first, second, checked = ballot_bytes(), ballot_bytes(), ballot_bytes()
+        for ballot in (first, second):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, ballot, kit.bind(box, voter, ballot)
+            )
+        with pytest.raises(ContractRevert, match="BallotAlreadyCast"):  # its counted ballot
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, second, kit.bind(box, voter, second)
+            )
+        for token in (None, voter.token.address):
+            with pytest.raises(ContractRevert, match="BallotAlreadyCast"):  # superseded
+                box.challenge_ballot(kiosk, first, os.urandom(32), token=token)
+        with pytest.raises(ContractRevert, match="BallotAlreadyCast"):  # counted, named
+            box.challenge_ballot(kiosk, second, os.urandom(32), token=voter.token.address)
+        box.challenge_ballot(kiosk, checked, os.urandom(32), token=voter.token.address)
+        assert box.ballot_of(voter.token.address) == hashlib.sha256(second).digest()
+        with pytest.raises(ContractRevert, match="BallotWasChallenged"):
+            box.cast_ballot(
+                kiosk, voter.token.address, voter.signature, checked, kit.bind(box, voter, checked)
+            )
+        # A token with a history (here: a re-vote) is refused a superseded ballot too.
+        box.cast_ballot(
+            kiosk,
+            copier.token.address,
+            copier.signature,
+            checked[::-1],
+            kit.bind(box, copier, checked[::-1]),
+        )
+        with pytest.raises(ContractRevert, match="BallotAlreadyCast"):
+            box.cast_ballot(
+                kiosk, copier.token.address, copier.signature, first, kit.bind(box, copier, first)
+            )
+        assert box.ballot_count() == 3
+
+    def test_what_the_contract_leaves_to_the_verifier(
+        self, kit: Kit, box: BallotBox, senders: list[Sender]
+    ) -> None:
+        """One storage slot per token (docs/chain.md): a token with no history is not checked
+        against other tokens' ballots. A checked ballot cast by a token it was not checked for
+        is accepted — the records' rule excludes it (its hash is a checked ballot's), and only
+        that token's own vote is lost; a copy of another token's counted ballot is accepted
+        and is its own token's ballot."""
+        kiosk = senders[1]
+        voter, stranger, copier = kit.voter(), kit.voter(), kit.voter()
+        checked, counted = ballot_bytes(), ballot_bytes()
+        box.challenge_ballot(kiosk, checked, os.urandom(32), token=voter.token.address)
+        box.cast_ballot(
+            kiosk,
+            stranger.token.address,
+            stranger.signature,
+            checked,
+            kit.bind(box, stranger, checked),
+        )
+        box.cast_ballot(
+            kiosk, voter.token.address, voter.signature, counted, kit.bind(box, voter, counted)
+        )
+        box.cast_ballot(
+            kiosk, copier.token.address, copier.signature, counted, kit.bind(box, copier, counted)
+        )
+        cast = box.cast_ballots()
+        checked_hashes = {c.ballot_hash for c in box.challenged_ballots()}
+        assert [c.ballot_hash in checked_hashes for c in cast] == [True, False, False]
+        assert [c.token for c in cast] == [
+            stranger.token.address,
+            voter.token.address,
+            copier.token.address,
+        ]
 
     def test_bad_configuration_is_refused(self, kit: Kit, senders: list[Sender]) -> None:
         pk = kit.registrar.public_key
