@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from eth_account import Account
 from werkzeug.serving import make_server
@@ -67,6 +69,24 @@ TEST_MANIFEST: dict[str, Any] = {
 
 def test_manifest() -> Manifest:
     return manifest_from_dict(TEST_MANIFEST)
+
+
+# --- cards --------------------------------------------------------------------------------------
+@dataclass
+class ImageCard:
+    """A TEST card used in process (no reader): the same PKCS#1 v1.5 signatures the JPKI
+    applet makes, for :func:`kiosk.core.tokenflow.obtain_token` in the demo, benchmarks and
+    the registrar's tests."""
+
+    image: VoterCard
+
+    def read_signature_certificate(self) -> bytes:
+        return self.image.sign_certificate.public_bytes(Encoding.DER)
+
+    def sign_sha256(self, digest: bytes) -> bytes:
+        return self.image.sign_key.sign(
+            digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
+        )
 
 
 # --- the registrar --------------------------------------------------------------------------------
