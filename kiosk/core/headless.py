@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from card_reader.pcsc import PcscCard
-from contracts.chain import Chain, Sender
+from contracts.chain import Chain, ChainError, Sender
 from contracts.client import BallotBox
 from election.context import ElectionContext
 from election.manifest import manifest_from_dict
 from election.primitives.group import Point
+from kiosk.core.healthreport import HealthReporter
 from kiosk.core.outbox import Outbox, OutboxEntry
 from kiosk.core.session import KioskCard, Services, Session, State, View
 from kiosk.core.tokenflow import pinned_key_of
@@ -78,6 +79,10 @@ class HeadlessConfig:
     confirmations: int = 1
     cast_timeout: float = 60.0
     rpc_timeout: float = 5.0
+    tally_url: str | None = None
+    """Where health reports go (optional): ``{tally_url}/api/v1/kiosks/<id>/health``."""
+    tally_secret_file: Path | None = None
+    health_interval: float = 30.0
 
     @staticmethod
     def load(path: Path) -> HeadlessConfig:
@@ -102,6 +107,14 @@ class HeadlessConfig:
         rpc = need("rpc", list)
         if not rpc or not all(isinstance(u, str) for u in rpc):
             raise ConfigError("field 'rpc' must list at least one endpoint URL")
+        tally_url = data.get("tally_url")
+        tally_secret = data.get("tally_secret_file")
+        if (tally_url is None) != (tally_secret is None):
+            raise ConfigError("'tally_url' and 'tally_secret_file' go together")
+        if tally_url is not None and not (
+            isinstance(tally_url, str) and isinstance(tally_secret, str)
+        ):
+            raise ConfigError("fields 'tally_url' and 'tally_secret_file' must be strings")
         reader = data.get("reader")
         if reader is not None and not isinstance(reader, str):
             raise ConfigError("field 'reader' must be a string")
@@ -121,6 +134,9 @@ class HeadlessConfig:
             "confirmations",
             "cast_timeout",
             "rpc_timeout",
+            "tally_url",
+            "tally_secret_file",
+            "health_interval",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -138,10 +154,24 @@ class HeadlessConfig:
             joint_public_key=need("joint_public_key", str),
             reader=reader,
             outbox=base / need("outbox", str),
-            confirmations=int(data.get("confirmations", 1)),
-            cast_timeout=float(data.get("cast_timeout", 60.0)),
-            rpc_timeout=float(data.get("rpc_timeout", 5.0)),
+            confirmations=_number(data, "confirmations", int, 1),
+            cast_timeout=_number(data, "cast_timeout", float, 60.0),
+            rpc_timeout=_number(data, "rpc_timeout", float, 5.0),
+            tally_url=tally_url,
+            tally_secret_file=None if tally_secret is None else base / tally_secret,
+            health_interval=_number(data, "health_interval", float, 30.0),
         )
+
+
+def _number(
+    data: Mapping[str, Any], key: str, kind: type[float] | type[int], default: float
+) -> Any:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"field {key!r} must be a positive number")
+    if kind is int and not isinstance(value, int):
+        raise ConfigError(f"field {key!r} must be a whole number")
+    return kind(value)
 
 
 class _KillAfterWrite(Outbox):
@@ -286,18 +316,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         choices = _parse_choices(args.choose)
-        services = build_services(HeadlessConfig.load(args.config))
-    except ConfigError as exc:
+        config = HeadlessConfig.load(args.config)
+        services = build_services(config)
+        reporter_secret = (
+            None
+            if config.tally_secret_file is None
+            else config.tally_secret_file.read_text("utf-8").strip()
+        )
+    except (ConfigError, OSError) as exc:
         _emit("done", state="config_error", error=str(exc))
         return 2
+    except ChainError as exc:
+        _emit("done", state="chain_unavailable", error=str(exc)[:300])
+        return 1
     session = Session(services)
     session.subscribe(lambda view: _emit("view", **_view_fields(view)))
+    reporter = None
+    if config.tally_url is not None and reporter_secret is not None:
+        reporter = HealthReporter(
+            session.health,
+            config.tally_url,
+            config.kiosk_id,
+            reporter_secret,
+            interval=config.health_interval,
+        )
+        reporter.start()
+    try:
+        return _serve_one_voter(session, args.pin, choices, args.drain_timeout)
+    finally:
+        if reporter is not None:
+            outcome = reporter.report_once()  # the final counts
+            reporter.stop()
+            _emit("health", outcome=outcome.code)
+
+
+def _serve_one_voter(
+    session: Session, pin: str, choices: Mapping[str, Sequence[str]], drain_timeout: float
+) -> int:
+    services = session.services
     settle(session, until_empty=False, timeout=0)
     if session.state is State.OUT_OF_SERVICE:
         _emit("done", **_view_fields(session.view), outbox_depth=services.outbox.depth)
         return 1
-    final = vote(session, args.pin, choices)
-    left = settle(session, until_empty=True, timeout=args.drain_timeout)
+    final = vote(session, pin, choices)
+    left = settle(session, until_empty=True, timeout=drain_timeout)
     health = session.health()
     _emit(
         "done",

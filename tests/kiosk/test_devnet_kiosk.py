@@ -123,7 +123,7 @@ def test_a_kiosk_killed_after_the_outbox_write_lands_the_ballot_exactly_once(
     slot.insert(registrar.card(new_resident()))
 
     code, events = run_kiosk(config, kill=True)
-    assert code == -signal.SIGKILL
+    assert code == -signal.SIGKILL, events
     states = [e["state"] for e in events if e["event"] == "view"]
     assert states[-2:] == ["cast_or_check", "sending"]
     assert not any(e["event"] == "done" for e in events)
