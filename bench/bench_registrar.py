@@ -5,15 +5,18 @@ card-signature check, rules, ledger write, audit entry and blind signing.
 
 Runs in process (Flask test client) and over HTTP (the production server, cheroot, in its own
 process on 127.0.0.1 — as `ippyo registrar serve` runs it — with 4 concurrent kiosk threads),
-on SQLite, with the key-file signer. The kiosks' card work (signing the
-challenge and the token request, blinding) is done before timing: it happens on the kiosks.
-Prints JSON lines and a table; never fails.
+on SQLite, with the key-file signer. Every issuance request is built by the kiosk's own flow,
+:func:`kiosk.core.tokenflow.obtain_token`, with in-process TEST cards: untimed, with a registrar
+that answers info and challenges for real and keeps the issuance request instead of sending it;
+the timed phase then sends those requests (the registrar's work only). A last figure times the
+whole flow per voter in process (info, challenge, two card signatures, blinding, issuance,
+unblinding and verification) as one kiosk sees it. Prints JSON lines and a table; never fails.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -27,12 +30,15 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from card_reader.testpki import CertificateAuthority, Resident, make_card, new_key
-from election import token as tokens
+from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card, new_key
+from election.primitives.blind_rsa import RSAPublicKey
+from kiosk.core.tokenflow import Registrar, obtain_token
+from kiosk.testing import ImageCard
 from registrar.app import create_app, hash_secret
+from registrar.client import RegistrarClient
 from registrar.server import make_server
 from registrar.signer import KeyFileSigner
-from tests.registrar.conftest import ELECTION_ID, card_sign
+from tests.registrar.conftest import ELECTION_ID, ClientRegistrar
 
 
 def main() -> None:
@@ -73,40 +79,22 @@ def main() -> None:
             "CHALLENGES_PER_MINUTE": 10**6,
         }
 
-    def prepared(card: Any, nonce: bytes, kiosk: str, key: Any) -> dict[str, str]:
-        _, blinding = tokens.blind_token(
-            key, ELECTION_ID, card_sign(card, tokens.token_request_digest(ELECTION_ID))
-        )
-        return {
-            "nonce": nonce.hex(),
-            "certificate": base64.b64encode(
-                card.sign_certificate.public_bytes(Encoding.DER)
-            ).decode(),
-            "card_signature": base64.b64encode(
-                card_sign(card, tokens.challenge_digest(nonce, kiosk))
-            ).decode(),
-            "blinded_token": base64.b64encode(blinding.blinded_msg).decode(),
-        }
-
-    # In process: challenges first (kiosk side), then the timed issuance requests.
+    # In process: requests built by the kiosk's flow (untimed), then sent (timed).
     app = create_app(config("inproc.db"))
-    client = app.test_client()
-    key = app.extensions["ippyo_registrar"]["signer"].public_key
+    pinned = app.extensions["ippyo_registrar"]["signer"].public_key
     auth = {"Authorization": "Bearer k0:s"}
-    bodies = []
-    for card in cards[: args.voters]:
-        nonce = bytes.fromhex(client.post("/v1/challenges", headers=auth).json["nonce"])  # type: ignore[index]
-        bodies.append(prepared(card, nonce, "k0", key))
+    registrar = ClientRegistrar(app.test_client(), auth=auth, kiosk_id="k0")
+    requests_ = _prepare(registrar, cards[: args.voters], pinned)
     t0 = time.perf_counter()
-    for body in bodies:
-        assert client.post("/v1/tokens", headers=auth, json=body).status_code == 200
-    rate = len(bodies) / (time.perf_counter() - t0)
+    for request in requests_:
+        registrar.issue(*request)
+    rate = len(requests_) / (time.perf_counter() - t0)
     rows.append(
-        {"figure": "issuances_per_s_in_process", "value": round(rate, 1), "voters": len(bodies)}
+        {"figure": "issuances_per_s_in_process", "value": round(rate, 1), "voters": len(requests_)}
     )
     print(json.dumps(rows[-1]), flush=True)
 
-    # Over HTTP: each kiosk thread asks for a challenge, then the token, for its voters.
+    # Over HTTP: each kiosk thread sends the requests the kiosk's flow built for its voters.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -128,25 +116,20 @@ def main() -> None:
         cards[args.voters + i :: args.threads][: args.voters // args.threads]
         for i in range(args.threads)
     ]
-    work: list[list[tuple[dict[str, str], dict[str, str]]]] = []
-    for i, share in enumerate(shares):
-        s = requests.Session()
-        h = {"Authorization": f"Bearer k{i}:s"}
-        items = []
-        for card in share:
-            nonce = bytes.fromhex(s.post(url + "/v1/challenges", headers=h).json()["nonce"])
-            items.append((h, prepared(card, nonce, f"k{i}", key)))
-        work.append(items)
+    clients = [RegistrarClient(url, f"k{i}", "s") for i in range(args.threads)]
+    work = [_prepare(c, share, pinned) for c, share in zip(clients, shares, strict=True)]
     errors: list[str] = []
 
-    def kiosk(items: list[tuple[dict[str, str], dict[str, str]]]) -> None:
-        s = requests.Session()
-        for h, body in items:
-            r = s.post(url + "/v1/tokens", headers=h, json=body)
-            if r.status_code != 200:
-                errors.append(r.text)
+    def kiosk(client: RegistrarClient, items: list[Request]) -> None:
+        for request in items:
+            try:
+                client.issue(*request)
+            except Exception as exc:  # counted and reported, the run goes on
+                errors.append(f"{type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=kiosk, args=(w,)) for w in work]
+    threads = [
+        threading.Thread(target=kiosk, args=(c, w)) for c, w in zip(clients, work, strict=True)
+    ]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -166,9 +149,58 @@ def main() -> None:
         }
     )
     print(json.dumps(rows[-1]), flush=True)
+
+    # The whole flow, as one kiosk runs it, in process (a fresh ledger).
+    whole = ClientRegistrar(create_app(config("whole.db")).test_client(), auth=auth, kiosk_id="k0")
+    t0 = time.perf_counter()
+    for card in cards[: args.voters]:
+        obtain_token(ImageCard(card), whole, ELECTION_ID, pinned)
+    rate = args.voters / (time.perf_counter() - t0)
+    rows.append(
+        {"figure": "whole_flows_per_s_in_process", "value": round(rate, 1), "voters": args.voters}
+    )
+    print(json.dumps(rows[-1]), flush=True)
     print("\nfigure                        issuances/s")
     for r in rows:
         print(f"{r['figure']:<29} {r['value']:>10}")
+
+
+Request = tuple[bytes, bytes, bytes, bytes]
+"""An issuance request: nonce, certificate, card signature, blinded token."""
+
+
+class _Kept(Exception):
+    pass
+
+
+class _Keeping:
+    """The registrar as obtain_token sees it, for the untimed phase: info and challenges are
+    real; the issuance request is kept instead of sent (and the flow stops there)."""
+
+    def __init__(self, inner: Registrar) -> None:
+        self.inner, self.kiosk_id = inner, inner.kiosk_id
+        self.info_answer = inner.info()
+        self.kept: list[Request] = []
+
+    def info(self) -> tuple[bytes, RSAPublicKey]:
+        return self.info_answer
+
+    def challenge(self) -> bytes:
+        return self.inner.challenge()
+
+    def issue(
+        self, nonce: bytes, certificate: bytes, card_signature: bytes, blinded_token: bytes
+    ) -> bytes:
+        self.kept.append((nonce, certificate, card_signature, blinded_token))
+        raise _Kept()
+
+
+def _prepare(registrar: Registrar, cards: list[VoterCard], pinned: RSAPublicKey) -> list[Request]:
+    keeping = _Keeping(registrar)
+    for card in cards:
+        with contextlib.suppress(_Kept):
+            obtain_token(ImageCard(card), keeping, ELECTION_ID, pinned)
+    return keeping.kept
 
 
 def _serve(config: dict[str, Any], port: int) -> None:

@@ -39,7 +39,9 @@ from election.primitives.hashing import sha256
 from election.record import ChainAnchor, ChallengedBallot, ElectionRecord, verify_record
 from election.tally import combine, compute_decryption_share, tally_ballots
 from election.validity import select_ballots
-from ippyo.demo_parts import ImageCard, registrar_service, virtual_card
+from ippyo.demo_parts import registrar_service, virtual_card
+from kiosk.core.tokenflow import SigningCard, obtain_token, pinned_key_of
+from kiosk.testing import ImageCard
 from registrar.client import RegistrarRefused
 
 DEMO_CHAIN_ID = 31337
@@ -120,6 +122,13 @@ def run_demo(
     )
     first_block = chain.call(lambda w3: int(w3.eth.block_number))  # the deployment's block
     box.open(admin)
+    pinned = pinned_key_of(*box.registrar_key())  # the kiosk checks the registrar against it
+
+    def issue(card: SigningCard) -> tuple[tokens.TokenKey, bytes]:
+        """The kiosk's token flow, the one the kiosk itself runs."""
+        issued = obtain_token(card, registrar.client, ctx.election_id, pinned)
+        return issued.key, issued.signature
+
     say(f"   BallotBox {box.address} on the embedded chain (eth-tester, chain id {chain.chain_id})")
     say(f"   base hash {ctx.base_hash.hex()[:16]}…")
     ledger = Ballots(box, kiosk)
@@ -135,7 +144,7 @@ def run_demo(
     ]
     for resident, why in refusals:
         try:
-            registrar.obtain_token(ctx.election_id, ImageCard(registrar.card(resident)))
+            issue(ImageCard(registrar.card(resident)))
         except RegistrarRefused as exc:
             say(f"   a visitor who {why}: refused — {exc.code}: {exc.message_ja}")
     for v in range(voters):
@@ -156,12 +165,12 @@ def run_demo(
                         f"（あと{exc.tries_left}回 / {exc.tries_left} tries left）"
                     )
                 card.verify_signature_pin("ABC123")
-                token, token_sig = registrar.obtain_token(ctx.election_id, card)
+                token, token_sig = issue(card)
             say("   voter  0: My Number card read through pcscd + vpcd; token issued")
         else:
-            token, token_sig = registrar.obtain_token(ctx.election_id, ImageCard(image))
+            token, token_sig = issue(ImageCard(image))
         if v == 5:  # the kiosk crashed after issuance: the voter is served again, same token
-            again, again_sig = registrar.obtain_token(ctx.election_id, ImageCard(image))
+            again, again_sig = issue(ImageCard(image))
             assert (again, again_sig) == (token, token_sig)
             say("   voter  5: kiosk restarted mid-vote — the registrar re-issued the same token")
         choices = {

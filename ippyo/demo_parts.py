@@ -2,6 +2,7 @@
 (key material from TEST card images), and the virtual card through the real PC/SC stack.
 
 Everything here is the code the kiosk and the registrar use; only the cards are test cards.
+Tokens are obtained by the kiosk's own flow, :func:`kiosk.core.tokenflow.obtain_token`.
 """
 
 from __future__ import annotations
@@ -14,43 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from werkzeug.serving import make_server
 
 from card_reader.abc import JPKICard
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
-from election import token as tokens
 from election.primitives.blind_rsa import RSAPublicKey
 from registrar.app import create_app, hash_secret
 from registrar.client import RegistrarClient
 from registrar.signer import KeyFileSigner
 
 KIOSK_ID = "tsukuba-cityhall-01"
-
-
-class Card(Protocol):
-    def read_signature_certificate(self) -> bytes: ...
-
-    def sign_sha256(self, digest: bytes) -> bytes: ...
-
-
-@dataclass
-class ImageCard:
-    """A TEST card used in process: the same PKCS#1 v1.5 signatures the JPKI applet makes."""
-
-    image: VoterCard
-
-    def read_signature_certificate(self) -> bytes:
-        return self.image.sign_certificate.public_bytes(Encoding.DER)
-
-    def sign_sha256(self, digest: bytes) -> bytes:
-        return self.image.sign_key.sign(
-            digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
-        )
 
 
 @dataclass
@@ -61,18 +37,6 @@ class DemoRegistrar:
 
     def card(self, resident: Resident) -> VoterCard:
         return make_card(self.ca, resident)
-
-    def obtain_token(self, election_id: bytes, card: Card) -> tuple[tokens.TokenKey, bytes]:
-        """The kiosk's issuance step: proof of possession, blinded token, unblinded signature."""
-        certificate = card.read_signature_certificate()
-        nonce = self.client.challenge()
-        proof = card.sign_sha256(tokens.challenge_digest(nonce, KIOSK_ID))
-        token_request = card.sign_sha256(tokens.token_request_digest(election_id))
-        token, blinding = tokens.blind_token(self.public_key, election_id, token_request)
-        blind_signature = self.client.issue(nonce, certificate, proof, blinding.blinded_msg)
-        return token, tokens.finalize_token(
-            self.public_key, election_id, token, blind_signature, blinding
-        )
 
 
 @contextmanager

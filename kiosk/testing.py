@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import secrets
 import threading
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from eth_account import Account
 from werkzeug.serving import make_server
@@ -66,6 +69,24 @@ TEST_MANIFEST: dict[str, Any] = {
 
 def test_manifest() -> Manifest:
     return manifest_from_dict(TEST_MANIFEST)
+
+
+# --- cards --------------------------------------------------------------------------------------
+@dataclass
+class ImageCard:
+    """A TEST card used in process (no reader): the same PKCS#1 v1.5 signatures the JPKI
+    applet makes, for :func:`kiosk.core.tokenflow.obtain_token` in the demo, benchmarks and
+    the registrar's tests."""
+
+    image: VoterCard
+
+    def read_signature_certificate(self) -> bytes:
+        return self.image.sign_certificate.public_bytes(Encoding.DER)
+
+    def sign_sha256(self, digest: bytes) -> bytes:
+        return self.image.sign_key.sign(
+            digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
+        )
 
 
 # --- the registrar --------------------------------------------------------------------------------
@@ -150,8 +171,31 @@ def embedded_election(
     chain = chain or Chain.embedded_tester()
     admin, kiosk = Sender(chain, Account.create()), Sender(chain, Account.create())
     chain.fund([admin.address, kiosk.address], 10**21)
+    return open_election(
+        chain,
+        admin,
+        kiosk,
+        manifest,
+        registrar_key,
+        revote_allowed=revote_allowed,
+        pinned_key=pinned_key,
+    )
+
+
+def open_election(
+    chain: Chain,
+    admin: Sender,
+    kiosk: Sender,
+    manifest: Manifest,
+    registrar_key: RSAPublicKey,
+    *,
+    revote_allowed: bool = False,
+    pinned_key: RSAPublicKey | None = None,
+) -> EmbeddedElection:
+    """Deploy and open a BallotBox on any chain (embedded or a devnet's nodes) with funded
+    ``admin`` and ``kiosk`` accounts; a 3-trustee ceremony (quorum 2) gives the joint key."""
     _, _, _, _, ceremony = run_ceremony(manifest.election_id, 3, 2)
-    nonce = chain.call(lambda w3: w3.eth.get_transaction_count(admin.account.address))
+    nonce = chain.call(lambda w3: w3.eth.get_transaction_count(admin.account.address, "pending"))
     pinned = pinned_key or registrar_key
     context = ElectionContext(
         manifest,
@@ -172,8 +216,47 @@ def embedded_election(
         revote_allowed=revote_allowed,
         kiosks=[kiosk.address],
     )
+    if bytes.fromhex(box.address[2:]) != context.contract_address:
+        raise RuntimeError("the BallotBox was not deployed at the predicted address")
     box.open(admin)
     return EmbeddedElection(chain, admin, kiosk, box, context)
+
+
+def write_headless_config(
+    directory: Path,
+    election: EmbeddedElection,
+    registrar: RegistrarClient,
+    rpc: list[str],
+    *,
+    reader: str,
+    outbox: Path,
+    confirmations: int = 1,
+) -> Path:
+    """A configuration for ``python -m kiosk.core.headless`` (the kiosk's sender key, the
+    registrar secret and the manifest in files beside it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sender.key").write_text(election.kiosk.account.key.hex())
+    (directory / "registrar.secret").write_text(registrar.secret)
+    manifest = election.context.manifest
+    (directory / "manifest.json").write_text(json.dumps(manifest.to_dict(), ensure_ascii=False))
+    config = {
+        "kiosk_id": registrar.kiosk_id,
+        "registrar_url": registrar.base_url,
+        "registrar_secret_file": "registrar.secret",
+        "rpc": rpc,
+        "contract": election.box.address,
+        "sender_key_file": "sender.key",
+        "manifest": "manifest.json",
+        "trustees": election.context.trustees,
+        "quorum": election.context.quorum,
+        "joint_public_key": election.context.joint_public_key.hex(),
+        "reader": reader,
+        "outbox": str(outbox),
+        "confirmations": confirmations,
+    }
+    path = directory / "kiosk.json"
+    path.write_text(json.dumps(config, indent=1))
+    return path
 
 
 # --- the card -------------------------------------------------------------------------------------

@@ -28,7 +28,10 @@ from flask import Flask
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
 from election import token as tokens
 from election.primitives import blind_rsa
+from kiosk.core.tokenflow import IssuedToken, obtain_token
+from kiosk.testing import ImageCard
 from registrar.app import create_app, hash_secret
+from registrar.client import RegistrarRefused
 from registrar.server import make_server
 from registrar.signer import KeyFileSigner
 
@@ -262,12 +265,76 @@ def card_sign(card: VoterCard, digest: bytes) -> bytes:
 class Attempt:
     status: int
     body: dict[str, Any]
-    token: tokens.TokenKey
-    blinding: blind_rsa.BlindingResult
+    token: tokens.TokenKey | None
+    """The token: issued (the honest kiosk) or chosen (a kiosk that blinds otherwise)."""
+    blinded_msg: bytes
+    """The blinded value sent (empty if the flow stopped before sending one)."""
+    blinding: blind_rsa.BlindingResult | None = None
+    """Only for a kiosk that blinds otherwise: the honest flow keeps its blinding inside
+    :func:`kiosk.core.tokenflow.obtain_token`."""
+    issued: IssuedToken | None = None
+    """The honest flow's verified token, when the registrar issued one."""
 
     @property
     def code(self) -> str:
         return str(self.body.get("error", {}).get("code", "ok"))
+
+
+class ClientRegistrar:
+    """The registrar as :func:`kiosk.core.tokenflow.obtain_token` sees it, over the Flask test
+    client or :class:`HttpClient`, keeping the last answer's status and body for the tests."""
+
+    def __init__(
+        self, client: Any, *, auth: dict[str, str], kiosk_id: str, nonce: str | None = None
+    ) -> None:
+        self.client, self.auth, self.kiosk_id = client, auth, kiosk_id
+        self._nonce = nonce
+        self.status = 0
+        self.body: dict[str, Any] = {}
+        self.blinded = b""
+
+    def _answer(self, response: Any) -> dict[str, Any]:
+        self.status, self.body = response.status_code, dict(response.json or {})
+        if self.status >= 400:
+            error = self.body.get("error", {})
+            raise RegistrarRefused(
+                error.get("code", f"http_{self.status}"),
+                error.get("message_ja", ""),
+                error.get("message_en", ""),
+            )
+        return self.body
+
+    def info(self) -> tuple[bytes, blind_rsa.RSAPublicKey]:
+        data = self._answer(self.client.get("/v1/info"))
+        key = data["registrar_key"]
+        return bytes.fromhex(data["election_id"]), blind_rsa.RSAPublicKey(
+            int(key["n"], 16), int(key["e"])
+        )
+
+    def challenge(self) -> bytes:
+        if self._nonce is not None:  # a challenge the test took earlier
+            return bytes.fromhex(self._nonce)
+        return bytes.fromhex(
+            self._answer(self.client.post("/v1/challenges", headers=self.auth))["nonce"]
+        )
+
+    def issue(
+        self, nonce: bytes, certificate: bytes, card_signature: bytes, blinded_token: bytes
+    ) -> bytes:
+        self.blinded = blinded_token
+        body = {
+            "nonce": nonce.hex(),
+            "certificate": base64.b64encode(certificate).decode(),
+            "card_signature": base64.b64encode(card_signature).decode(),
+            "blinded_token": base64.b64encode(blinded_token).decode(),
+        }
+        data = self._answer(self.client.post("/v1/tokens", headers=self.auth, json=body))
+        return base64.b64decode(data["blind_signature"])
+
+
+def registrar_key_of(client: Any) -> blind_rsa.RSAPublicKey:
+    info = client.get("/v1/info").json
+    return blind_rsa.RSAPublicKey(int(info["registrar_key"]["n"], 16), info["registrar_key"]["e"])
 
 
 def issue(
@@ -282,19 +349,48 @@ def issue(
     blind: Callable[[blind_rsa.RSAPublicKey], tuple[tokens.TokenKey, blind_rsa.BlindingResult]]
     | None = None,
 ) -> Attempt:
-    """The kiosk's side of issuance, as ippyo's kiosk does it."""
+    """One issuance. The honest kiosk runs the kiosk's own token flow,
+    :func:`kiosk.core.tokenflow.obtain_token`; ``sign_with``, ``certificate`` and ``blind``
+    make a kiosk (or an attacker) that departs from it, to show the registrar's refusals."""
+    if sign_with is None and certificate is None and blind is None:
+        registrar = ClientRegistrar(client, auth=auth, kiosk_id=kiosk_id, nonce=nonce)
+        try:
+            issued: IssuedToken | None = obtain_token(
+                ImageCard(card), registrar, ELECTION_ID, registrar_key_of(client)
+            )
+        except RegistrarRefused:
+            issued = None
+        return Attempt(
+            registrar.status,
+            registrar.body,
+            issued.key if issued else None,
+            registrar.blinded,
+            issued=issued,
+        )
+    return _departing_issue(client, card, auth, nonce, kiosk_id, sign_with, certificate, blind)
+
+
+def _departing_issue(
+    client: Any,
+    card: VoterCard,
+    auth: dict[str, str],
+    nonce: str | None,
+    kiosk_id: str,
+    sign_with: VoterCard | None,
+    certificate: bytes | None,
+    blind: Callable[[blind_rsa.RSAPublicKey], tuple[tokens.TokenKey, blind_rsa.BlindingResult]]
+    | None,
+) -> Attempt:
+    """Issuance request by request, with the given parts replaced."""
     if nonce is None:
         r = client.post("/v1/challenges", headers=auth)
         assert r.status_code == 201, r.json
         nonce = r.json["nonce"]
     signer = sign_with or card
     card_sig = card_sign(signer, tokens.challenge_digest(bytes.fromhex(nonce), kiosk_id))
-    token_sig = card_sign(card, tokens.token_request_digest(ELECTION_ID))
-    info = client.get("/v1/info").json
-    registrar_key = blind_rsa.RSAPublicKey(
-        int(info["registrar_key"]["n"], 16), info["registrar_key"]["e"]
-    )
+    registrar_key = registrar_key_of(client)
     if blind is None:
+        token_sig = card_sign(card, tokens.token_request_digest(ELECTION_ID))
         token, blinding = tokens.blind_token(registrar_key, ELECTION_ID, token_sig)
     else:  # a kiosk that blinds otherwise (another token, or another blinding factor)
         token, blinding = blind(registrar_key)
@@ -311,4 +407,4 @@ def issue(
             "blinded_token": base64.b64encode(blinding.blinded_msg).decode(),
         },
     )
-    return Attempt(r.status_code, r.json or {}, token, blinding)
+    return Attempt(r.status_code, r.json or {}, token, blinding.blinded_msg, blinding)

@@ -14,18 +14,28 @@ from flask.testing import FlaskClient
 from card_reader.certificate import POLICY_AUTHENTICATION
 from card_reader.testpki import Resident, make_card
 from election import token as tokens
-from election.primitives import blind_rsa
 
-from .conftest import AUTH, ELECTION_ID, KIOSK, HttpClient, Pki, issue, serving
+from .conftest import (
+    AUTH,
+    ELECTION_ID,
+    KIOSK,
+    Attempt,
+    HttpClient,
+    Pki,
+    issue,
+    registrar_key_of,
+    serving,
+)
 
 
-def _finalize(client: FlaskClient, attempt: object) -> bytes:
-    info = client.get("/v1/info").json
-    key = blind_rsa.RSAPublicKey(int(info["registrar_key"]["n"], 16), info["registrar_key"]["e"])  # type: ignore[index]
-    blind_sig = base64.b64decode(attempt.body["blind_signature"])  # type: ignore[attr-defined]
-    sig = tokens.finalize_token(key, ELECTION_ID, attempt.token, blind_sig, attempt.blinding)  # type: ignore[attr-defined]
-    tokens.verify_token_signature(key, ELECTION_ID, attempt.token.address, sig)  # type: ignore[attr-defined]
-    return sig
+def _finalize(client: FlaskClient, attempt: Attempt) -> bytes:
+    """The token signature the kiosk's flow unblinded and verified."""
+    assert attempt.issued is not None, attempt.body
+    key = registrar_key_of(client)
+    tokens.verify_token_signature(
+        key, ELECTION_ID, attempt.issued.address, attempt.issued.signature
+    )
+    return attempt.issued.signature
 
 
 def test_issue_and_idempotent_reissue(client: FlaskClient, pki: Pki, app: Flask) -> None:

@@ -21,7 +21,7 @@ from election.errors import ElectionError
 from election.primitives import blind_rsa
 from registrar.ledger import AuditEntry
 
-from .conftest import AUTH, ELECTION_ID, Attempt, HttpClient, Pki, issue
+from .conftest import AUTH, ELECTION_ID, Attempt, HttpClient, Pki, issue, registrar_key_of
 
 OTHER_KIOSK = {"Authorization": "Bearer kiosk-02:other"}
 _people = itertools.count()
@@ -38,16 +38,15 @@ def _other_r(key: blind_rsa.RSAPublicKey) -> tuple[tokens.TokenKey, blind_rsa.Bl
     )
 
 
-def _key(client: HttpClient) -> blind_rsa.RSAPublicKey:
-    info = client.get("/v1/info").json
-    return blind_rsa.RSAPublicKey(int(info["registrar_key"]["n"], 16), info["registrar_key"]["e"])
-
-
 def _token_of(client: HttpClient, attempt: Attempt) -> bytes | None:
     """The token address a successful answer unblinds to (verified), or None."""
     if attempt.status != 200:
         return None
-    key = _key(client)
+    if attempt.issued is not None:  # the kiosk's flow unblinded and verified it
+        return attempt.issued.address
+    # A request blinded otherwise: unblind it with that request's own factor.
+    assert attempt.token is not None and attempt.blinding is not None
+    key = registrar_key_of(client)
     blind_sig = base64.b64decode(attempt.body["blind_signature"])
     try:
         sig = tokens.finalize_token(key, ELECTION_ID, attempt.token, blind_sig, attempt.blinding)
