@@ -16,11 +16,13 @@ failed here); 2 the server or chain cannot be reached, or a file cannot be read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import requests
@@ -31,8 +33,14 @@ from election.keyceremony import Trustee, verify_transcript
 from election.manifest import Manifest, canonical_json, manifest_from_dict
 from election.primitives.blind_rsa import RSAPublicKey
 from election.primitives.group import Point
-from election.tally import compute_decryption_share
+from election.record import ChainAnchor, ChallengedBallot, ElectionRecord, publication_bytes
+from election.tally import EncryptedTally, combine, compute_decryption_share, tally_ballots
+from election.validity import CastBallot, Selection, select_ballots
 from tally_server.trustees import wire
+
+if TYPE_CHECKING:
+    from contracts.chain import Sender
+    from contracts.client import BallotBox
 
 STATE_FORMAT = "ippyo/trustee-state"
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2
@@ -313,6 +321,18 @@ def finish(server: str, key_path: Path, state_path: Path) -> None:
     )
 
 
+@dataclass
+class ChainTally:
+    """The election as the chain holds it after closing, and the tally of its valid ballots."""
+
+    context: ElectionContext
+    ballots: list[CastBallot]
+    checked: list[ChallengedBallot]
+    anchor: ChainAnchor
+    selection: Selection
+    tally: EncryptedTally
+
+
 def tally_from_chain(
     urls: list[str],
     contract: str,
@@ -322,13 +342,10 @@ def tally_from_chain(
     joint: Point,
     *,
     from_block: int = 0,
-) -> tuple[ElectionContext, Any]:
+) -> ChainTally:
     """The encrypted tally of the valid ballots on chain, in the contract's own context."""
     from contracts.chain import Chain
     from contracts.client import BallotBox, Phase
-    from election.record import ChallengedBallot
-    from election.tally import tally_ballots
-    from election.validity import select_ballots
     from ippyo.parallel import pool_checker
 
     chain = Chain.connect(urls)
@@ -348,15 +365,20 @@ def tally_from_chain(
     )
     if ctx.base_hash != box.base_hash() or ctx.election_id != box.election_id():
         _fail("the contract was not deployed for this election and this election key")
-    cast = box.cast_ballots(from_block)
+    head = chain.call(lambda w3: int(w3.eth.block_number))
+    cast = box.cast_ballots(from_block, head)
     checked = [
         ChallengedBallot(c.seq, c.ballot, c.master_nonce)
-        for c in box.challenged_ballots(from_block)
+        for c in box.challenged_ballots(from_block, head)
     ]
-    if [b.seq for b in cast] != list(range(box.ballot_count())):
-        _fail("the ballots read do not match the contract's count (try --from-block 0)")
+    anchor = ChainAnchor(box.ballot_count(), box.challenged_count(), from_block, head)
+    if [b.seq for b in cast] != list(range(anchor.ballot_count)) or [
+        c.seq for c in checked
+    ] != list(range(anchor.checked_count)):
+        _fail("the ballots read do not match the contract's counts (try --from-block 0)")
     selection = select_ballots(ctx, cast, {c.ballot_hash for c in checked}, checker=pool_checker())
-    return ctx, tally_ballots(ctx, [b for _, b in selection.counted])
+    encrypted = tally_ballots(ctx, [b for _, b in selection.counted])
+    return ChainTally(ctx, cast, checked, anchor, selection, encrypted)
 
 
 @trustee.command()
@@ -379,7 +401,7 @@ def tally(root: Path, election: str, rpc: tuple[str, ...], contract: str, from_b
     if state.joint_public_key is None:
         _fail("the key ceremony is not complete")
     try:
-        ctx, encrypted = tally_from_chain(
+        chain_tally = tally_from_chain(
             list(rpc),
             contract,
             state.manifest,
@@ -390,8 +412,9 @@ def tally(root: Path, election: str, rpc: tuple[str, ...], contract: str, from_b
         )
     except ChainError as exc:
         _fail(f"the chain cannot be read: {exc}", EXIT_UNREACHABLE)
+    encrypted = chain_tally.tally
     try:
-        publish_tally(root, state.election_id, TallyInput(ctx, encrypted))
+        publish_tally(root, state.election_id, TallyInput(chain_tally.context, encrypted))
     except Refusal as exc:
         _fail(f"refused: {exc}")
     click.echo(f"tally of {encrypted.ballot_count} ballots handed to the trustees")
@@ -438,10 +461,10 @@ def decrypt(
     if rpc:
         if contract is None:
             raise click.UsageError("--rpc needs --contract")
-        _, own = tally_from_chain(
+        own = tally_from_chain(
             list(rpc), contract, s.manifest, s.trustee.trustees, s.trustee.quorum, joint
         )
-        if own != encrypted:
+        if own.tally != encrypted or own.context != ctx:
             _fail("the server's tally is not the sum of the valid ballots on chain: not decrypting")
     share = compute_decryption_share(
         ctx, s.trustee.index, s.trustee.secret_share, encrypted, os.urandom(32)
@@ -461,3 +484,112 @@ def status(server: str, election: str | None) -> None:
     """Where the ceremony and the decryption stand (JSON)."""
     body = Server(server).get(f"/{election}" if election else "/")
     click.echo(json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True))
+
+
+def build_record(root: Path, election: str, chain_tally: ChainTally) -> ElectionRecord:
+    """The election record from the exchange's files and the chain (after the decryption).
+
+    Refuses (exit 1) when the trustees decrypted another tally than the chain's, when fewer
+    than k decryption shares are in, or when the record does not verify."""
+    from election.record import verify_record
+    from tally_server.trustees.exchange import ElectionFiles
+
+    state = ElectionFiles(root / election).load()
+    if state.tally is None or state.result is None:
+        _fail(f"the decryption is not complete (phase '{state.phase}')")
+    if state.tally.tally != chain_tally.tally or state.tally.context != chain_tally.context:
+        _fail("the trustees decrypted another tally than the chain's")
+    shares = tuple(state.decryptions[i] for i in sorted(state.decryptions))
+    counts = combine(chain_tally.context, chain_tally.tally, shares)
+    record = ElectionRecord(
+        state.manifest,
+        state.trustees,
+        state.quorum,
+        chain_tally.context.revote_allowed,
+        chain_tally.context.chain_id,
+        chain_tally.context.contract_address,
+        chain_tally.context.registrar_key,
+        tuple(state.announcements[i] for i in sorted(state.announcements)),
+        tuple(s for i in sorted(state.shares) for s in state.shares[i]),
+        tuple(c for i in sorted(state.complaints) for c in state.complaints[i]),
+        chain_tally.context.joint_public_key,
+        tuple(chain_tally.ballots),
+        chain_tally.anchor,
+        tuple(chain_tally.checked),
+        chain_tally.selection.excluded,
+        chain_tally.tally,
+        shares,
+        counts,
+    )
+    try:
+        verify_record(record)
+    except ElectionError as exc:
+        _fail(f"the assembled record does not verify: {exc}")
+    return record
+
+
+def publish_record(box: BallotBox, admin: Sender, record: ElectionRecord) -> tuple[bytes, bytes]:
+    """publishResult(publication, SHA-256 of the record file): docs/verify.md. Returns both
+    hashes (resultHash, transcriptHash)."""
+    publication = publication_bytes(record)
+    transcript = hashlib.sha256(record.to_json()).digest()
+    box.publish_result(admin, publication, transcript)
+    return hashlib.sha256(publication).digest(), transcript
+
+
+@trustee.command()
+@click.option("--dir", "root", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--election", required=True, metavar="ID")
+@click.option("--rpc", "rpc", multiple=True, required=True, metavar="URL")
+@click.option("--contract", required=True, metavar="ADDR")
+@click.option("--from-block", default=0, type=click.IntRange(min=0))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--publication",
+    "publication_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the publication (the bytes for publishResult).",
+)
+def record(
+    root: Path,
+    election: str,
+    rpc: tuple[str, ...],
+    contract: str,
+    from_block: int,
+    out: Path,
+    publication_out: Path | None,
+) -> None:
+    """(Officials) assemble and verify the election record once k trustees have decrypted."""
+    from contracts.chain import ChainError
+    from tally_server.trustees.exchange import ElectionFiles
+
+    try:
+        state = ElectionFiles(root / election).load()
+    except OSError as exc:
+        _fail(f"no such election in {root}: {exc}", EXIT_UNREACHABLE)
+    if state.joint_public_key is None:
+        _fail("the key ceremony is not complete")
+    try:
+        chain_tally = tally_from_chain(
+            list(rpc),
+            contract,
+            state.manifest,
+            state.trustees,
+            state.quorum,
+            state.joint_public_key,
+            from_block=from_block,
+        )
+    except ChainError as exc:
+        _fail(f"the chain cannot be read: {exc}", EXIT_UNREACHABLE)
+    assembled = build_record(root, election, chain_tally)
+    data = assembled.to_json()
+    out.write_bytes(data)
+    click.echo(f"record written to {out} ({len(data)} bytes); SHA-256 {_sha(data)}")
+    if publication_out is not None:
+        publication = publication_bytes(assembled)
+        publication_out.write_bytes(publication)
+        click.echo(f"publication written to {publication_out}; SHA-256 {_sha(publication)}")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
