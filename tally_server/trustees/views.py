@@ -115,7 +115,10 @@ def create_blueprint() -> Blueprint:
     @trustee_signed
     def upload(election: str) -> tuple[Response, int]:
         files = _election(election)
-        raw = request.get_json(silent=True)
+        try:
+            raw = request.get_json(silent=True)
+        except (RecursionError, ValueError):
+            raw = None
         if raw is None:
             raise Refusal("bad_upload", "the body must be JSON (Content-Type: application/json)")
         return jsonify(files.accept(raw)), 201

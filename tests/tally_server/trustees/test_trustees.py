@@ -290,3 +290,38 @@ def test_cli_reports_a_refusal_and_an_unreachable_server(
     result = cli("status", "--server", "http://127.0.0.1:9")
     assert result.exit_code == 2
     assert "does not answer" in result.output
+
+
+def test_concurrent_uploads_store_exactly_one(exchange: Exchange, people: People) -> None:
+    """Two different announcements for trustee 1 at once: one is stored, the other refused."""
+    import threading
+
+    eid = people.manifest.election_id
+    envelopes = [
+        wire.sign_upload(
+            _key(people, 1), eid, 1, "announcement", {"announcement": _announcement(people, 1)}
+        )
+        for _ in range(4)
+    ]
+    answers: list[tuple[int, dict[str, Any]]] = []
+    barrier = threading.Barrier(len(envelopes))
+
+    def go(envelope: dict[str, Any]) -> None:
+        barrier.wait()
+        answers.append(_post(exchange, people.election, envelope))
+
+    threads = [threading.Thread(target=go, args=(e,)) for e in envelopes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(status for status, _ in answers) == [201, 409, 409, 409]
+    stored = json.loads((exchange.root / people.election / "announcement-1.json").read_bytes())
+    assert stored in envelopes  # one of them, whole
+
+
+def test_deeply_nested_upload_is_a_named_refusal(exchange: Exchange, people: People) -> None:
+    url = f"{exchange.url}/api/v1/trustees/{people.election}/uploads"
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = requests.post(url, data=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]) == (400, "bad_upload")
