@@ -28,7 +28,8 @@ EPILOG = (
     "ballots', 'record sections'); 2 the record cannot be read or the chain cannot be reached "
     "— a record file that is not a file, not JSON, not an ippyo/election-record version 2 or "
     "has a malformed field (the message names its JSON path), an RPC node that does not "
-    "answer, or an address that holds no BallotBox contract."
+    "answer or serves a ballot whose calldata does not match its event, an address that holds "
+    "no BallotBox contract, or wrong arguments."
 )
 
 
@@ -159,7 +160,7 @@ def _verify_rpc(
     bar: Progress,
     workers: int | None,
 ) -> None:
-    from contracts.chain import ChainError, rpc_error_message
+    from contracts.chain import ChainError, ChainUnavailable, rpc_error_message
     from ippyo.chainview import NodeView, read_node
     from ippyo.parallel import pool_checker
     from ippyo.verify_rpc import verify_chain
@@ -173,9 +174,12 @@ def _verify_rpc(
                 url, contract, from_block=from_block, timeout=timeout, progress=bar.update
             )
             views.append(view)
-        except ChainError as exc:
+        except ChainUnavailable as exc:
             bar.done()
             _unreadable(f"node {url} does not answer: {exc}")
+        except ChainError as exc:  # e.g. a ballot's calldata that does not match its event
+            bar.done()
+            _unreadable(f"node {url}: the chain cannot be read: {exc}")
         except Exception as exc:  # no contract there, or a node answering nonsense
             bar.done()
             _unreadable(

@@ -147,6 +147,7 @@ def run_election(
     funded_keys: Sequence[str] = (),
     skip_on: dict[int, int] | None = None,
     publish: Callable[[ElectionRecord], ElectionRecord] | None = None,
+    voters: int = 6,
 ) -> Election:
     """Run one election on every chain (same keys, same transactions, same contract address).
 
@@ -194,7 +195,7 @@ def run_election(
     mayors = [o.id for o in manifest.contests[0].options]
     projects = [o.id for o in manifest.contests[1].options]
     votes: list[tuple[int, bytes, bytes, bytes, bytes]] = []
-    for v in range(6):
+    for v in range(voters):
         plain = PlaintextBallot.from_choices(
             manifest, {"mayor": [mayors[v % 3]], "projects": projects[: v % 3]}
         )
