@@ -148,6 +148,8 @@ def run_election(
     skip_on: dict[int, int] | None = None,
     publish: Callable[[ElectionRecord], ElectionRecord] | None = None,
     voters: int = 6,
+    raw_publication: bytes | None = None,
+    publish_nothing: bool = False,
 ) -> Election:
     """Run one election on every chain (same keys, same transactions, same contract address).
 
@@ -261,10 +263,10 @@ def run_election(
         combine(ctx, tally, dshares),
     )
     published = publish(record) if publish is not None else record
+    payload = publication_bytes(published) if raw_publication is None else raw_publication
     for b, admin in zip(boxes, admins, strict=True):
-        b.publish_result(
-            admin, publication_bytes(published), hashlib.sha256(published.to_json()).digest()
-        )
+        if not publish_nothing:
+            b.publish_result(admin, payload, hashlib.sha256(published.to_json()).digest())
     return Election(
         box,
         boxes,

@@ -19,7 +19,7 @@ from devnet.network import Devnet, geth_path
 from election.manifest import Manifest
 from election.primitives import blind_rsa
 from election.primitives.group import G
-from election.record import ElectionRecord
+from election.record import ElectionRecord, publication_bytes
 from election.validity import CastBallot
 from ippyo.demo import load_demo_manifest
 
@@ -255,6 +255,41 @@ def test_published_anchor_hiding_a_ballot_fails(
     code, out, failed = _verify(dev_url, election)
     assert code == 1, out
     assert "chain anchor" in failed and "sequence numbers" in failed, out
+
+
+def test_no_result_published_yet_fails(
+    dev_chain: Chain, dev_url: str, manifest: Manifest, registrar_key: blind_rsa.RSAPrivateKey
+) -> None:
+    election = run_election([dev_chain], manifest, registrar_key, publish_nothing=True)
+    code, out, failed = _verify(dev_url, election)
+    assert (code, failed) == (1, ["publication"]), out
+    assert "phase 'closed': no result yet" in out
+    assert "0 ResultPublished events; exactly one is due" in out
+
+
+def test_unreadable_publication_fails_naming_the_path(
+    dev_chain: Chain, dev_url: str, manifest: Manifest, registrar_key: blind_rsa.RSAPrivateKey
+) -> None:
+    election = run_election(
+        [dev_chain], manifest, registrar_key, raw_publication=b'{"format":"ippyo/election-record"}'
+    )
+    code, out, failed = _verify(dev_url, election)
+    assert (code, failed) == (1, ["publication"]), out
+    assert "publication.format: must be 'ippyo/election-publication'" in out
+
+
+def test_publication_for_another_contract_fails(
+    dev_chain: Chain, dev_url: str, manifest: Manifest, registrar_key: blind_rsa.RSAPrivateKey
+) -> None:
+    """A publication copied from another election (same manifest, other contract and keys)."""
+    first = run_election([dev_chain], manifest, registrar_key)
+    election = run_election(
+        [dev_chain], manifest, registrar_key, raw_publication=publication_bytes(first.published)
+    )
+    code, out, failed = _verify(dev_url, election)
+    assert code == 1, out
+    assert "contract" in failed, out
+    assert "the publication's contract address" in out
 
 
 # --- nodes that disagree, nodes that do not answer -----------------------------------------------
