@@ -193,6 +193,14 @@ class ChallengedOnChain:
 
 
 @dataclass(frozen=True)
+class PublishedResult:
+    result_hash: bytes
+    transcript_hash: bytes
+    result: bytes
+    block_number: int
+
+
+@dataclass(frozen=True)
 class Pending:
     tx_hash: bytes
     raw: bytes
@@ -265,6 +273,15 @@ class BallotBox:
     def challenged_count(self) -> int:
         """How many checked (challenged) ballots the contract holds: their seq are 0..n−1."""
         return int(self._read("challengedCount"))
+
+    def result_hash(self) -> bytes | None:
+        """sha256 of the published result bytes; None until a result is published."""
+        value = bytes(self._read("resultHash"))
+        return None if value == bytes(32) else value
+
+    def transcript_hash(self) -> bytes | None:
+        value = bytes(self._read("transcriptHash"))
+        return None if value == bytes(32) else value
 
     def election_id(self) -> bytes:
         return bytes(self._read("electionId"))
@@ -480,6 +497,21 @@ class BallotBox:
             ),
             key=lambda c: c.seq,
         )
+
+    def published_results(
+        self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
+    ) -> list[PublishedResult]:
+        """Every ResultPublished event (the contract allows one), in block order."""
+        events = self._events("ResultPublished", from_block, to_block, step)
+        return [
+            PublishedResult(
+                bytes(e["args"]["resultHash"]),
+                bytes(e["args"]["transcriptHash"]),
+                bytes(e["args"]["result"]),
+                int(e["blockNumber"]),
+            )
+            for e in events
+        ]
 
     def superseded(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500

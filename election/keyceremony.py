@@ -22,6 +22,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -197,6 +198,38 @@ class Trustee:
             raise CeremonyError(f"trustee {self.index} has no valid share from {missing}")
         self._secret_share = sum(self._received[i] for i in qualified) % N
         return Point.base_times(self._secret_share)
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything private this trustee holds, as JSON-able data (keep it secret)."""
+        return {
+            "trustee": self.index,
+            "trustees": self.trustees,
+            "quorum": self.quorum,
+            "coefficients": [f"{a:064x}" for a in self._coefficients],
+            "aux_secret": f"{self._aux_secret:064x}",
+            "seed": self._seed.hex(),
+            "received": {str(i): f"{v:064x}" for i, v in sorted(self._received.items())},
+            "secret_share": None if self._secret_share is None else f"{self._secret_share:064x}",
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], election_id: bytes) -> Trustee:
+        """The trustee :meth:`export_state` saved; :class:`CeremonyError` if it is malformed."""
+        try:
+            index, n, k = int(state["trustee"]), int(state["trustees"]), int(state["quorum"])
+            t = cls(index, n, k, election_id)
+            coefficients = [int(a, 16) % N for a in state["coefficients"]]
+            if len(coefficients) != t.quorum:
+                raise CeremonyError("wrong number of coefficients")
+            t._coefficients = coefficients
+            t._aux_secret = int(state["aux_secret"], 16) % N
+            t._seed = bytes.fromhex(state["seed"])
+            t._received = {int(i): int(v, 16) % N for i, v in state["received"].items()}
+            share = state["secret_share"]
+            t._secret_share = None if share is None else int(share, 16) % N
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CeremonyError(f"not a trustee state: {type(exc).__name__} {exc}") from exc
+        return t
 
     @property
     def secret_share(self) -> int:

@@ -10,7 +10,7 @@ code and a message — never dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from election.ballot import EncryptedBallot, verify_ballot
@@ -103,10 +103,29 @@ def check_cast_ballot(context: ElectionContext, cast: CastBallot) -> EncryptedBa
     return ballot
 
 
+BallotChecker = Callable[[ElectionContext, Sequence[CastBallot]], Sequence[str | None]]
+"""Checks many ballots at once (e.g. in a process pool): for each ballot, in order, ``None`` if
+:func:`check_cast_ballot` accepts it, else its refusal's text (``"code: message"``)."""
+
+
+def check_cast_ballots(context: ElectionContext, cast: Sequence[CastBallot]) -> list[str | None]:
+    """The default :data:`BallotChecker`: :func:`check_cast_ballot` on each ballot in turn."""
+    out: list[str | None] = []
+    for c in cast:
+        try:
+            check_cast_ballot(context, c)
+            out.append(None)
+        except InvalidBallot as exc:
+            out.append(str(exc))
+    return out
+
+
 def select_ballots(
     context: ElectionContext,
     cast: Sequence[CastBallot],
     challenged_hashes: Collection[bytes] = (),
+    *,
+    checker: BallotChecker | None = None,
 ) -> Selection:
     """Apply the re-vote rule to the chain's ballots (in seq order).
 
@@ -117,11 +136,15 @@ def select_ballots(
     3. Among a token's *valid* ballots exactly one counts: the latest when the election allows
        re-voting (earlier ones are ``superseded``), else the first (later ones are
        ``duplicate_token``). A later invalid ballot therefore never voids an earlier valid one.
+
+    ``checker`` runs step 2 over all the ballots at once (default: one after the other); a
+    verifier passes one that spreads the proofs over every core.
     """
     ordered = sorted(cast, key=lambda c: c.seq)
     checked = set(challenged_hashes)
     valid: list[tuple[CastBallot, EncryptedBallot]] = []
     excluded: list[Exclusion] = []
+    to_check: list[CastBallot] = []
     for c in ordered:
         if c.ballot_hash in checked:
             excluded.append(
@@ -132,11 +155,17 @@ def select_ballots(
                     "this ballot was checked (its nonce is public) and cannot be cast",
                 )
             )
-            continue
-        try:
-            valid.append((c, check_cast_ballot(context, c)))
-        except InvalidBallot as exc:
-            code, _, message = str(exc).partition(": ")
+        else:
+            to_check.append(c)
+    verdicts = (checker or check_cast_ballots)(context, to_check)
+    if len(verdicts) != len(to_check):
+        raise ValueError("the ballot checker gave a wrong number of verdicts")
+    for c, verdict in zip(to_check, verdicts, strict=True):
+        if verdict is None:
+            # accepted: decode again here (cheap next to the proofs the checker verified)
+            valid.append((c, EncryptedBallot.from_bytes(c.ballot, context.manifest)))
+        else:
+            code, _, message = verdict.partition(": ")
             excluded.append(Exclusion(c.seq, c.ballot_hash, code, message))
     chosen: dict[bytes, int] = {}
     for c, _ in valid:

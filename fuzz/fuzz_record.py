@@ -1,9 +1,12 @@
 """Fuzz targets (atheris) for the election record parser and verifier.
 
     .venv/bin/python fuzz/fuzz_record.py json -runs=100000
+    .venv/bin/python fuzz/fuzz_record.py publication -runs=100000
     .venv/bin/python fuzz/fuzz_record.py mutate -runs=20000
 
 - json: arbitrary bytes to ``record_from_json``: a record or ``EncodingError``, nothing else;
+- publication: arbitrary bytes to ``publication_from_bytes`` (the on-chain publication,
+  docs/verify.md): a record or ``EncodingError``, nothing else;
 - mutate: an honest record (built once, in process) with one fuzzer-chosen field replaced by a
   fuzzer-chosen JSON value: parsing gives a record or ``EncodingError``; a parsed record either
   verifies or fails with ``InvalidRecord``; a record that verifies is the honest one or one
@@ -24,12 +27,22 @@ import atheris
 
 with atheris.instrument_imports():
     from election.errors import EncodingError, InvalidRecord
-    from election.record import record_from_dict, record_from_json, verify_record
+    from election.record import (
+        publication_from_bytes,
+        record_from_dict,
+        record_from_json,
+        verify_record,
+    )
 
 
 def json_target(data: bytes) -> None:
     with contextlib.suppress(EncodingError):
         record_from_json(data)
+
+
+def publication_target(data: bytes) -> None:
+    with contextlib.suppress(EncodingError):
+        publication_from_bytes(data)
 
 
 _HONEST: dict[str, Any] | None = None
@@ -129,7 +142,7 @@ def mutate_target(data: bytes) -> None:
     assert raw == expected, f"an altered record verifies: {applied}"
 
 
-TARGETS = {"json": json_target, "mutate": mutate_target}
+TARGETS = {"json": json_target, "publication": publication_target, "mutate": mutate_target}
 
 if __name__ == "__main__":
     target = TARGETS[sys.argv.pop(1)]

@@ -34,9 +34,15 @@ from election import token as tokens
 from election.ballot import PlaintextBallot, encrypt_ballot, open_challenged
 from election.context import ElectionContext
 from election.keyceremony import run_ceremony
-from election.manifest import Manifest, canonical_json, manifest_from_dict
+from election.manifest import Manifest, manifest_from_dict
 from election.primitives.hashing import sha256
-from election.record import ChainAnchor, ChallengedBallot, ElectionRecord, verify_record
+from election.record import (
+    ChainAnchor,
+    ChallengedBallot,
+    ElectionRecord,
+    publication_bytes,
+    verify_record,
+)
 from election.tally import combine, compute_decryption_share, tally_ballots
 from election.validity import select_ballots
 from ippyo.demo_parts import registrar_service, virtual_card
@@ -280,8 +286,9 @@ def run_demo(
             say(f"     {n:3}  {option.name_ja} / {option.name_en}")
 
     data = record.to_json()
-    result_json = canonical_json(record.to_dict()["tally"]["result"])
-    box.publish_result(admin, result_json, sha256(data))
+    # The record without its ballots (the chain holds those), hashed into resultHash; the whole
+    # record's hash as the transcript hash (docs/verify.md, "The publication on chain").
+    box.publish_result(admin, publication_bytes(record), sha256(data))
     say(
         f"   result published on chain (phase {box.phase().name.lower()}); record hash "
         f"{sha256(data).hex()[:16]}…"

@@ -17,26 +17,42 @@ from election.record.model import (
     ChallengedBallot,
     ElectionRecord,
 )
+from election.record.publication import (
+    PUBLICATION_FORMAT,
+    PUBLICATION_VERSION,
+    publication_bytes,
+    publication_from_bytes,
+    record_from_chain,
+)
 from election.record.verify import (
     CHECKS,
     Check,
     VerificationReport,
     verify_against_chain,
     verify_record,
+    verify_record_ballots,
+    verify_record_sections,
 )
 
 __all__ = [
     "CHECKS",
     "FORMAT",
+    "PUBLICATION_FORMAT",
+    "PUBLICATION_VERSION",
     "RECORD_VERSION",
     "ChainAnchor",
     "ChallengedBallot",
     "Check",
     "ElectionRecord",
     "VerificationReport",
+    "publication_bytes",
+    "publication_from_bytes",
+    "record_from_chain",
     "record_from_dict",
     "record_from_json",
     "record_to_dict",
     "verify_against_chain",
     "verify_record",
+    "verify_record_ballots",
+    "verify_record_sections",
 ]

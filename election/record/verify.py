@@ -21,9 +21,9 @@ from election.keyceremony import (
     verify_transcript,
 )
 from election.primitives.elgamal import DiscreteLog
-from election.record.model import ElectionRecord
+from election.record.model import ChallengedBallot, ElectionRecord
 from election.tally import DecryptionShare, combine, tally_ballots, verify_decryption_share
-from election.validity import CHALLENGED, select_ballots
+from election.validity import CHALLENGED, BallotChecker, CastBallot, select_ballots
 
 REGISTRAR_EXPONENT = 65537
 REGISTRAR_BITS = (2048, 4096)
@@ -86,9 +86,15 @@ class VerificationReport:
 
 
 def verify_record(
-    record: ElectionRecord, *, progress: Callable[[str], None] | None = None
+    record: ElectionRecord,
+    *,
+    progress: Callable[[str], None] | None = None,
+    checker: BallotChecker | None = None,
 ) -> VerificationReport:
-    """Re-check the whole record. Returns the report, or raises :class:`InvalidRecord` with it."""
+    """Re-check the whole record. Returns the report, or raises :class:`InvalidRecord` with it.
+
+    ``checker`` checks the cast ballots' signatures and proofs in bulk (see
+    :func:`~election.validity.select_ballots`); the default does it one after the other."""
     report = VerificationReport()
 
     def check(name: str) -> Check:
@@ -173,7 +179,7 @@ def verify_record(
     # ballots
     c = check("ballots")
     checked_hashes = {ch.ballot_hash for ch in record.challenged}
-    selection = select_ballots(ctx, record.ballots, checked_hashes)
+    selection = select_ballots(ctx, record.ballots, checked_hashes, checker=checker)
     c.count = len(record.ballots)
     recorded = {(e.seq, e.ballot_hash, e.code) for e in record.excluded}
     computed = {(e.seq, e.ballot_hash, e.code) for e in selection.excluded}
@@ -314,6 +320,8 @@ __all__ = [
     "VerificationReport",
     "verify_against_chain",
     "verify_record",
+    "verify_record_ballots",
+    "verify_record_sections",
 ]
 
 
@@ -352,4 +360,59 @@ def verify_against_chain(
             elif on_chain[seq] != in_record[seq]:
                 c.failures.append(f"{label} #{seq} has another hash on the chain")
         c.count += len(events)
+    return c
+
+
+def verify_record_ballots(
+    record: ElectionRecord,
+    ballot_count: int,
+    checked_count: int,
+    cast: Sequence[CastBallot],
+    checked: Sequence[ChallengedBallot],
+) -> Check:
+    """The "record ballots" check: a published record holds exactly the chain's ballots.
+
+    :func:`verify_against_chain` over the chain's counters and (seq, hash) pairs — none
+    dropped, none added, none renumbered — and then, seq by seq, the same token, signatures and
+    bytes for every ballot and the same ballot and master nonce for every checked ballot.
+    """
+    c = verify_against_chain(
+        record,
+        ballot_count,
+        checked_count,
+        [(b.seq, b.ballot_hash) for b in cast],
+        [(ch.seq, ch.ballot_hash) for ch in checked],
+    )
+    c.name = "record ballots"
+    if len({b.seq for b in record.ballots}) != len(record.ballots):
+        c.failures.append("the record lists a ballot seq twice")
+    on_chain = {b.seq: b for b in cast}
+    for b in record.ballots:
+        other = on_chain.get(b.seq)
+        if other is not None and other.ballot_hash == b.ballot_hash and other != b:
+            c.failures.append(f"ballot #{b.seq}: its token or signatures differ from the chain's")
+    checked_on_chain = {ch.seq: ch for ch in checked}
+    for ch in record.challenged:
+        other_ch = checked_on_chain.get(ch.seq)
+        if other_ch is not None and other_ch.ballot == ch.ballot and other_ch != ch:
+            c.failures.append(
+                f"checked ballot #{ch.seq}: its master nonce differs from the chain's"
+            )
+    return c
+
+
+def verify_record_sections(record: ElectionRecord, published: ElectionRecord) -> Check:
+    """The "record sections" check: every section but the ballots equals the on-chain
+    publication's (manifest, parameters, chain anchor, registrar key, ceremony, keys,
+    exclusions, tally, decryption shares and result)."""
+    from election.record.codec import record_to_dict
+
+    c = Check("record sections")
+    mine, theirs = record_to_dict(record), record_to_dict(published)
+    for key in sorted(set(mine) | set(theirs)):
+        if key in ("ballots", "challenged"):
+            continue
+        c.count += 1
+        if mine.get(key) != theirs.get(key):
+            c.failures.append(f"'{key}' differs from the publication on chain")
     return c

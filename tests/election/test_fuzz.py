@@ -11,6 +11,7 @@ from tests.fuzzing import run_target
     "script, target, runs",
     [
         ("fuzz_record.py", "json", 3000),
+        ("fuzz_record.py", "publication", 3000),
         ("fuzz_record.py", "mutate", 300),
         ("fuzz_ballot.py", "decode", 2000),
         ("fuzz_ballot.py", "mutate", 300),

@@ -1,0 +1,327 @@
+"""Trustees through the real exchange over HTTP: a 3-trustee, quorum-2 ceremony with
+``ippyo trustee``, the decryption with one trustee absent, and every refusal named."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from election.ballot import PlaintextBallot, encrypt_ballot
+from election.context import ElectionContext
+from election.primitives import blind_rsa
+from election.primitives.group import G, Point
+from election.tally import tally_ballots
+from tally_server.trustees import progress, publish_tally, wire
+from tally_server.trustees.exchange import TallyInput
+
+from .conftest import Exchange, People, cli
+
+CONTRACT = b"\x42" * 20
+
+
+def _step(command: str, exchange: Exchange, people: People, i: int, *extra: str) -> str:
+    result = cli(
+        command,
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[i]),
+        "--state",
+        str(people.states[i]),
+        *extra,
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _ceremony(exchange: Exchange, people: People) -> None:
+    for i in (1, 2, 3):
+        _step("announce", exchange, people, i, "--election", people.election, "--index", str(i))
+    for i in (1, 2, 3):
+        _step("deal", exchange, people, i)
+    for i in (1, 2, 3):
+        assert "complaints against: none" in _step("receive", exchange, people, i)
+    for i in (1, 2, 3):
+        assert "ceremony complete" in _step("finish", exchange, people, i)
+
+
+def _context(exchange: Exchange, people: People, key: blind_rsa.RSAPrivateKey) -> ElectionContext:
+    ceremony = requests.get(f"{exchange.url}/api/v1/trustees/{people.election}/ceremony").json()
+    joint = Point.from_bytes(bytes.fromhex(ceremony["joint_public_key"]))
+    return ElectionContext(people.manifest, 3, 2, joint, key.public_key, 1337, CONTRACT)
+
+
+def _hand_over_tally(
+    exchange: Exchange, people: People, key: blind_rsa.RSAPrivateKey
+) -> tuple[ElectionContext, dict[str, dict[str, int]]]:
+    ctx = _context(exchange, people, key)
+    choices = [
+        {"mayor": ["m0"], "council": ["c1", "c2"]},
+        {"mayor": ["m2"], "council": ["c1"]},
+        {"mayor": ["m0"], "council": []},
+    ]
+    ballots = [
+        encrypt_ballot(
+            ctx, PlaintextBallot.from_choices(people.manifest, c), secrets.token_bytes(32)
+        )
+        for c in choices
+    ]
+    publish_tally(
+        exchange.root, people.manifest.election_id, TallyInput(ctx, tally_ballots(ctx, ballots))
+    )
+    expected = {
+        "mayor": {"m0": 2, "m1": 0, "m2": 1},
+        "council": {"c0": 0, "c1": 2, "c2": 1, "c3": 0},
+    }
+    return ctx, expected
+
+
+def test_ceremony_and_decryption_with_one_trustee_absent(
+    exchange: Exchange, people: People, registrar_key: blind_rsa.RSAPrivateKey
+) -> None:
+    _ceremony(exchange, people)
+    state = json.loads(people.states[2].read_text())
+    assert state["trustee"]["secret_share"] is not None
+    assert people.states[2].stat().st_mode & 0o777 == 0o600
+    (mine,) = progress(exchange.app.config)["elections"]
+    assert mine["phase"] == "awaiting_tally"
+    assert mine["qualified"] == [1, 2, 3]
+    assert mine["announced"] == mine["dealt"] == mine["complained"] == [1, 2, 3]
+
+    _, expected = _hand_over_tally(exchange, people, registrar_key)
+    assert "(decrypt)" in _step("decrypt", exchange, people, 1)
+    # trustee 2 is absent; any 2 of 3 complete the tally
+    assert "(done)" in _step("decrypt", exchange, people, 3)
+    result = requests.get(f"{exchange.url}/api/v1/trustees/{people.election}/result").json()
+    assert result["result"] == expected
+    assert result["trustees"] == [1, 3]
+    (mine,) = progress(exchange.app.config)["elections"]
+    assert (mine["phase"], mine["decrypted"], mine["result"]) == ("done", [1, 3], expected)
+    status = cli("status", "--server", exchange.url, "--election", people.election)
+    assert status.exit_code == 0 and '"phase": "done"' in status.output
+    # every accepted file is on disk, once, and no temporary file is left behind
+    names = sorted(p.name for p in (exchange.root / people.election).iterdir())
+    assert "decryption-2.json" not in names
+    assert {"announcement-1.json", "shares-3.json", "complaints-2.json", "result.json"} <= set(
+        names
+    )
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+# --- refusals ------------------------------------------------------------------------------------
+def _post(exchange: Exchange, election: str, body: Any) -> tuple[int, dict[str, Any]]:
+    response = requests.post(f"{exchange.url}/api/v1/trustees/{election}/uploads", json=body)
+    return response.status_code, response.json()
+
+
+def _announcement(people: People, i: int) -> dict[str, Any]:
+    from election.keyceremony import Trustee
+
+    t = Trustee(i, 3, 2, people.manifest.election_id)
+    return wire.announcement_to_dict(t.announce())
+
+
+def _key(people: People, i: int) -> bytes:
+    return bytes.fromhex(people.keys[i].read_text().strip())
+
+
+def test_upload_signed_with_another_trustees_key_is_refused(
+    exchange: Exchange, people: People
+) -> None:
+    eid = people.manifest.election_id
+    body = {"announcement": _announcement(people, 1)}
+    forged = wire.sign_upload(_key(people, 2), eid, 1, "announcement", body)  # 2 poses as 1
+    assert _post(exchange, people.election, forged) == (
+        403,
+        {
+            "error": "bad_signature",
+            "message_ja": "この管理者の登録済みの鍵による署名ではありません",
+            "message_en": "not signed with this trustee's key registered for the election",
+            "detail": "trustee 1",
+        },
+    )
+    # signed correctly by 2, but carrying trustee 1's announcement
+    status, body2 = _post(
+        exchange, people.election, wire.sign_upload(_key(people, 2), eid, 2, "announcement", body)
+    )
+    assert (status, body2["error"]) == (403, "wrong_trustee")
+    assert not list((exchange.root / people.election).glob("announcement-*.json"))
+
+
+def test_bad_proof_is_refused(exchange: Exchange, people: People) -> None:
+    announcement = _announcement(people, 1)
+    proof = bytearray(bytes.fromhex(announcement["proofs"][0]))
+    proof[40] ^= 1
+    announcement["proofs"][0] = proof.hex()
+    envelope = wire.sign_upload(
+        _key(people, 1),
+        people.manifest.election_id,
+        1,
+        "announcement",
+        {"announcement": announcement},
+    )
+    status, body = _post(exchange, people.election, envelope)
+    assert (status, body["error"]) == (422, "bad_proof"), body
+    assert "trustee 1" in body["detail"]
+
+
+def test_replay_and_wrong_phase_are_refused(exchange: Exchange, people: People) -> None:
+    eid = people.manifest.election_id
+    envelope = wire.sign_upload(
+        _key(people, 1), eid, 1, "announcement", {"announcement": _announcement(people, 1)}
+    )
+    status, body = _post(exchange, people.election, envelope)
+    assert status == 201, body
+    stored = (exchange.root / people.election / "announcement-1.json").read_bytes()
+    status, body = _post(exchange, people.election, envelope)  # the same upload again
+    assert (status, body["error"]) == (409, "already_uploaded")
+    again = wire.sign_upload(
+        _key(people, 1), eid, 1, "announcement", {"announcement": _announcement(people, 1)}
+    )
+    status, body = _post(exchange, people.election, again)  # another polynomial: no overwrite
+    assert (status, body["error"]) == (409, "already_uploaded")
+    assert (exchange.root / people.election / "announcement-1.json").read_bytes() == stored
+    # dealing before everyone announced
+    status, body = _post(
+        exchange,
+        people.election,
+        wire.sign_upload(_key(people, 1), eid, 1, "shares", {"shares": []}),
+    )
+    assert (status, body["error"]) == (409, "wrong_phase")
+    # a decryption share before any tally
+    status, body = _post(
+        exchange,
+        people.election,
+        wire.sign_upload(_key(people, 1), eid, 1, "decryption", {"tally_hash": "", "share": {}}),
+    )
+    assert (status, body["error"]) == (409, "wrong_phase")
+
+
+def test_malformed_and_misaddressed_uploads_are_refused(exchange: Exchange, people: People) -> None:
+    url = f"{exchange.url}/api/v1/trustees/{people.election}/uploads"
+    response = requests.post(url, data=b"not json", headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]) == (400, "bad_upload")
+    status, body = _post(exchange, people.election, {"election": people.election})
+    assert (status, body["error"]) == (400, "bad_upload")
+    assert "upload.body: missing" in body["detail"]
+    other = wire.sign_upload(_key(people, 1), b"\x01" * 32, 1, "announcement", {"announcement": {}})
+    status, body = _post(exchange, people.election, other)
+    assert (status, body["error"]) == (400, "wrong_election")
+    status, body = _post(exchange, "ab" * 32, other)
+    assert (status, body["error"]) == (404, "unknown_election")
+    status, body = _post(exchange, "a..b", other)  # never a path outside TRUSTEE_DIR
+    assert (status, body["error"]) == (404, "unknown_election")
+
+
+def test_bad_decryption_shares_are_refused(
+    exchange: Exchange, people: People, registrar_key: blind_rsa.RSAPrivateKey, tmp_path: Path
+) -> None:
+    _ceremony(exchange, people)
+    ctx, _ = _hand_over_tally(exchange, people, registrar_key)
+    # trustee 1 computes an honest share, then alters one point of it
+    from election.keyceremony import Trustee
+
+    state = json.loads(people.states[1].read_text())
+    t1 = Trustee.from_state(state["trustee"], people.manifest.election_id)
+    raw = requests.get(f"{exchange.url}/api/v1/trustees/{people.election}/tally").json()
+    encrypted = wire.tally_from_dict(raw["tally"], people.manifest)
+    from election.tally import compute_decryption_share
+
+    share = compute_decryption_share(ctx, 1, t1.secret_share, encrypted, b"s" * 32)
+    doc = wire.decryption_to_dict(share)
+    doc["shares"][0][1] = (Point.from_bytes(bytes.fromhex(doc["shares"][0][1])) + G).hex()
+    bad = {"tally_hash": wire.tally_hash(encrypted).hex(), "share": doc}
+    status, body = _post(
+        exchange,
+        people.election,
+        wire.sign_upload(_key(people, 1), ctx.election_id, 1, "decryption", bad),
+    )
+    assert (status, body["error"]) == (422, "bad_proof"), body
+    stale = {"tally_hash": "00" * 32, "share": wire.decryption_to_dict(share)}
+    status, body = _post(
+        exchange,
+        people.election,
+        wire.sign_upload(_key(people, 1), ctx.election_id, 1, "decryption", stale),
+    )
+    assert (status, body["error"]) == (409, "wrong_tally")
+    # the honest one is accepted
+    good = {"tally_hash": wire.tally_hash(encrypted).hex(), "share": wire.decryption_to_dict(share)}
+    status, body = _post(
+        exchange,
+        people.election,
+        wire.sign_upload(_key(people, 1), ctx.election_id, 1, "decryption", good),
+    )
+    assert status == 201, body
+
+
+def test_cli_reports_a_refusal_and_an_unreachable_server(
+    exchange: Exchange, people: People
+) -> None:
+    _step("announce", exchange, people, 1, "--election", people.election, "--index", "1")
+    result = cli(
+        "deal",
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[1]),
+        "--state",
+        str(people.states[1]),
+    )
+    assert result.exit_code == 1
+    assert "1 of 3 trustees have announced" in result.output
+    result = cli(
+        "announce",
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[2]),
+        "--state",
+        str(people.states[1]),
+        "--election",
+        people.election,
+        "--index",
+        "2",
+    )
+    assert result.exit_code == 1  # trustee 1's state file cannot announce for trustee 2
+    result = cli("status", "--server", "http://127.0.0.1:9")
+    assert result.exit_code == 2
+    assert "does not answer" in result.output
+
+
+def test_concurrent_uploads_store_exactly_one(exchange: Exchange, people: People) -> None:
+    """Two different announcements for trustee 1 at once: one is stored, the other refused."""
+    import threading
+
+    eid = people.manifest.election_id
+    envelopes = [
+        wire.sign_upload(
+            _key(people, 1), eid, 1, "announcement", {"announcement": _announcement(people, 1)}
+        )
+        for _ in range(4)
+    ]
+    answers: list[tuple[int, dict[str, Any]]] = []
+    barrier = threading.Barrier(len(envelopes))
+
+    def go(envelope: dict[str, Any]) -> None:
+        barrier.wait()
+        answers.append(_post(exchange, people.election, envelope))
+
+    threads = [threading.Thread(target=go, args=(e,)) for e in envelopes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(status for status, _ in answers) == [201, 409, 409, 409]
+    stored = json.loads((exchange.root / people.election / "announcement-1.json").read_bytes())
+    assert stored in envelopes  # one of them, whole
+
+
+def test_deeply_nested_upload_is_a_named_refusal(exchange: Exchange, people: People) -> None:
+    url = f"{exchange.url}/api/v1/trustees/{people.election}/uploads"
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = requests.post(url, data=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]) == (400, "bad_upload")
