@@ -1,0 +1,71 @@
+"""``ippyo tally``: serve the tally server, run the indexer, migrate the database."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from tally_server.config import ConfigError, TallyConfig, load_config
+
+
+def _config(path: Path | None) -> TallyConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(f"設定が正しくありません / bad configuration: {exc}") from exc
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML configuration file (default: $IPPYO_TALLY_CONFIG; see docs/tally.md).",
+)
+
+
+@click.group()
+def tally() -> None:
+    """集計サーバー / the tally server: observer pages, JSON API, indexer."""
+
+
+@tally.command()
+@config_option
+def migrate(config_path: Path | None) -> None:
+    """Create or upgrade the database schema (Alembic, to the latest revision)."""
+    from tally_server.db import upgrade
+
+    cfg = _config(config_path)
+    upgrade(cfg.database_url)
+    click.echo("database is at the latest revision")
+
+
+@tally.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8300, show_default=True, type=click.IntRange(0, 65535))
+def serve(config_path: Path | None, host: str, port: int) -> None:
+    """Serve the observer pages, the API and the officials' area (cheroot)."""
+    from tally_server.app import create_app
+    from tally_server.db import upgrade
+    from tally_server.server import make_server
+
+    cfg = _config(config_path)
+    upgrade(cfg.database_url)
+    server = make_server(create_app(cfg), cfg, host, port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    scheme = "https" if cfg.tls_cert else "http"
+    click.echo(f"ippyo tally serving on {scheme}://{host}:{server.bind_addr[1]}", err=True)
+    try:
+        server.safe_start()
+    finally:
+        server.stop()

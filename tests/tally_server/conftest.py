@@ -1,0 +1,67 @@
+"""Tally server fixtures: a migrated database (SQLite, or a real PostgreSQL started here) and
+the app with its test client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tally_server.app import create_app
+from tally_server.config import TallyConfig
+from tally_server.db import upgrade
+from tally_server.testing import postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'tally.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind (not yet migrated)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tally.db'}"
+    server: str = request.getfixturevalue("postgres")
+    from sqlalchemy import create_engine, text
+
+    name = f"t{abs(hash(request.node.nodeid)) % 10**12}"
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def config(sqlite_url: str, tmp_path: Path) -> TallyConfig:
+    upgrade(sqlite_url)
+    return TallyConfig(
+        database_url=sqlite_url,
+        kiosk_secrets={"kiosk-01": "a" * 64},
+        trustee_dir=tmp_path / "trustees",
+    )
+
+
+@pytest.fixture
+def app(config: TallyConfig) -> Iterator[Flask]:
+    app = create_app(config)
+    app.testing = False  # errors go through the app's handlers, as in production
+    yield app
+    app.extensions["tally"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
