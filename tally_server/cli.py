@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -69,3 +70,53 @@ def serve(config_path: Path | None, host: str, port: int) -> None:
         server.safe_start()
     finally:
         server.stop()
+
+
+@tally.command()
+@config_option
+@click.option("--once", is_flag=True, help="Stop when caught up instead of following the chain.")
+def index(config_path: Path | None, once: bool) -> None:
+    """Follow the BallotBox on the configured nodes into the database (its own process)."""
+    import logging
+
+    from contracts.chain import Chain, ChainError
+    from election.errors import ElectionError
+    from tally_server.db import make_engine, sessions, upgrade
+    from tally_server.election_setup import load_setup
+    from tally_server.indexer import Indexer, IndexerError, counts
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cfg = _config(config_path)
+    if not cfg.rpc_urls:
+        raise click.ClickException("設定に rpc_urls がありません / rpc_urls is not configured")
+    try:
+        setup = load_setup(cfg.require_election_file())
+    except (ConfigError, ElectionError) as exc:
+        raise click.ClickException(f"選挙の設定を読めません / bad election setup: {exc}") from exc
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    try:
+        chain = Chain.connect(
+            cfg.rpc_urls, timeout=cfg.rpc_timeout_seconds, confirmations=cfg.confirmations
+        )
+        indexer = Indexer(
+            setup,
+            chain,
+            sessions(engine),
+            confirmations=cfg.confirmations,
+            batch_blocks=cfg.index_batch_blocks,
+        )
+        indexer.check_contract()
+    except (ChainError, IndexerError) as exc:
+        raise click.ClickException(f"索引を始められません / cannot start indexing: {exc}") from exc
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    indexer.run(poll_seconds=cfg.index_poll_seconds, stop=lambda: stopping, once=once)
+    click.echo(json.dumps(counts(sessions(engine))))
+    engine.dispose()

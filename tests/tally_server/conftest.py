@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from contracts.chain import Chain
+from election.primitives import blind_rsa
 from tally_server.app import create_app
 from tally_server.config import TallyConfig
-from tally_server.db import upgrade
-from tally_server.testing import postgres_server
+from tally_server.db import make_engine, sessions, upgrade
+from tally_server.indexer import Indexer
+from tally_server.testing import ElectionKit, TesterRpcServer, postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +69,38 @@ def app(config: TallyConfig) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def rpc() -> Iterator[TesterRpcServer]:
+    """The embedded chain (eth-tester) served over JSON-RPC on 127.0.0.1."""
+    with TesterRpcServer() as server:
+        yield server
+
+
+@pytest.fixture
+def kit(rpc: TesterRpcServer, registrar_key: blind_rsa.RSAPrivateKey) -> ElectionKit:
+    """An open election on that chain: ceremony, registrar key, BallotBox."""
+    return ElectionKit(Chain.connect([rpc.url]), registrar_key)
+
+
+@pytest.fixture
+def index_db(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield sessions(engine)
+    engine.dispose()
+
+
+def make_indexer(
+    kit: ElectionKit,
+    factory: sessionmaker[Session],
+    urls: list[str] | None = None,
+    *,
+    confirmations: int = 0,
+    batch_blocks: int = 200,
+) -> Indexer:
+    chain = Chain.connect(urls) if urls else kit.chain
+    return Indexer(
+        kit.setup, chain, factory, confirmations=confirmations, batch_blocks=batch_blocks
+    )
