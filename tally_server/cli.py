@@ -120,3 +120,10 @@ def index(config_path: Path | None, once: bool) -> None:
     indexer.run(poll_seconds=cfg.index_poll_seconds, stop=lambda: stopping, once=once)
     click.echo(json.dumps(counts(sessions(engine))))
     engine.dispose()
+
+
+# The officials' account commands (tally_server/officials/cli.py).
+from tally_server.officials.cli import add_official, set_password  # noqa: E402
+
+tally.add_command(add_official)
+tally.add_command(set_password)

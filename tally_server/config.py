@@ -60,6 +60,9 @@ class TallyConfig:
     secret_key: str = ""
     """Signs the officials' session cookies and CSRF tokens; required for the officials' area
     (at least 32 characters). Empty: the officials' area refuses every request."""
+    admin_keystore: Path | None = None
+    """The election admin's encrypted keystore (eth-account JSON): the dashboard signs deploy,
+    open and close with it; its password is typed in the form and never stored."""
     observer_base_url: str = ""
     """Public URL of the observer pages (links in the API; the kiosk's QR codes point here)."""
     page_size: int = 50

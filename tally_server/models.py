@@ -137,3 +137,7 @@ class KioskHealth(Base):
     refused: Mapped[int] = mapped_column(Integer, nullable=False)
     ballots_cast: Mapped[int] = mapped_column(Integer, nullable=False)
     ballots_checked: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# The officials' tables live beside their blueprint; importing them here puts them in Base.
+from tally_server.officials import models as _officials_models  # noqa: E402, F401
