@@ -114,8 +114,11 @@ def current_official() -> OfficialInfo | None:
 
 def official_check(role: str) -> None:
     """Installed with :func:`access.set_official_check`: return, or refuse with
-    ``login_required`` / ``forbidden``."""
-    require_configured()
+    ``login_required`` / ``forbidden``. Without a ``secret_key`` nobody can log in: every
+    officials' page is ``login_required`` (the login page itself says
+    ``officials_not_configured``)."""
+    if not current_app.config.get("SECRET_KEY"):
+        raise Refusal("login_required", "the officials' area is not configured (no secret_key)")
     official_id = session.get(SESSION_KEY)
     login_at = session.get(LOGIN_AT_KEY)
     if not isinstance(official_id, int) or not isinstance(login_at, int | float):
