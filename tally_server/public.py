@@ -82,7 +82,7 @@ def page_args(args: Any, default_per_page: int) -> tuple[int, int]:
         raw = args.get(name)
         if raw is None or raw == "":
             return default
-        if not raw.isdigit() or len(raw) > 9:
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
             raise Refusal("bad_parameter", f"{name}: must be a whole number")
         value = int(raw)
         if not 1 <= value <= high:

@@ -277,8 +277,9 @@ CODE_PARAM = {
     "name": "code",
     "in": "path",
     "required": True,
-    "description": "The tracking code as the kiosk shows it (dashes and case forgiven).",
-    "schema": {"type": "string", "minLength": 1},
+    "description": "The tracking code as the kiosk shows it: 13 groups of four of A–Z and 2–7 "
+    "(the server also forgives lower case and missing dashes).",
+    "schema": {"type": "string", "pattern": "^[A-Z2-7]{4}(-[A-Z2-7]{4}){12}$"},
 }
 COMMON = {"503": _error("the election setup is not configured")}
 
