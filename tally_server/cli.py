@@ -83,7 +83,7 @@ def index(config_path: Path | None, once: bool) -> None:
     from election.errors import ElectionError
     from tally_server.db import make_engine, sessions, upgrade
     from tally_server.election_setup import load_setup
-    from tally_server.indexer import Indexer, IndexerError, counts
+    from tally_server.indexer import Indexer, IndexerError, ParallelJudge, counts
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     cfg = _config(config_path)
@@ -95,6 +95,7 @@ def index(config_path: Path | None, once: bool) -> None:
         raise click.ClickException(f"選挙の設定を読めません / bad election setup: {exc}") from exc
     upgrade(cfg.database_url)
     engine = make_engine(cfg.database_url)
+    parallel = ParallelJudge(setup, cfg.index_workers) if cfg.index_workers > 1 else None
     try:
         chain = Chain.connect(
             cfg.rpc_urls, timeout=cfg.rpc_timeout_seconds, confirmations=cfg.confirmations
@@ -105,6 +106,7 @@ def index(config_path: Path | None, once: bool) -> None:
             sessions(engine),
             confirmations=cfg.confirmations,
             batch_blocks=cfg.index_batch_blocks,
+            judge_many=parallel,
         )
         indexer.check_contract()
     except (ChainError, IndexerError) as exc:
@@ -117,7 +119,11 @@ def index(config_path: Path | None, once: bool) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    indexer.run(poll_seconds=cfg.index_poll_seconds, stop=lambda: stopping, once=once)
+    try:
+        indexer.run(poll_seconds=cfg.index_poll_seconds, stop=lambda: stopping, once=once)
+    finally:
+        if parallel is not None:
+            parallel.close()
     click.echo(json.dumps(counts(sessions(engine))))
     engine.dispose()
 

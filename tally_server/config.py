@@ -50,6 +50,8 @@ class TallyConfig:
     """k: blocks on top of a block before the indexer takes it in (0 for instant finality)."""
     index_batch_blocks: int = 200
     """At most this many blocks per indexer transaction."""
+    index_workers: int = 1
+    """Processes that check ballots' proofs in parallel (1: in the indexer's own process)."""
     index_poll_seconds: float = 2.0
     """How long the indexer sleeps when it has caught up."""
     rpc_timeout_seconds: float = 5.0
@@ -84,6 +86,7 @@ class TallyConfig:
         _at_least("confirmations", self.confirmations, 0)
         _at_least("index_batch_blocks", self.index_batch_blocks, 1)
         _at_least("page_size", self.page_size, 1)
+        _at_least("index_workers", self.index_workers, 1)
         _at_least("max_content_length", self.max_content_length, 1024)
         _at_least("server_threads", self.server_threads, 1)
         _at_least("read_timeout_seconds", self.read_timeout_seconds, 1)

@@ -24,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -42,7 +44,7 @@ from election.ballot import tracking_code
 from election.errors import InvalidBallot
 from election.validity import CHALLENGED, DUPLICATE_TOKEN, SUPERSEDED, CastBallot, check_cast_ballot
 from tally_server.db import transaction
-from tally_server.election_setup import ElectionSetup
+from tally_server.election_setup import ElectionSetup, setup_from_json
 from tally_server.models import (
     Ballot,
     CheckedBallot,
@@ -85,6 +87,46 @@ def judge(setup: ElectionSetup, cast: CastBallot) -> Verdict:
         code, _, message = str(exc).partition(": ")
         return Verdict(cast, code, message)
     return Verdict(cast, None, None)
+
+
+_worker_setup: ElectionSetup | None = None
+
+
+def _worker_init(setup_json: bytes) -> None:
+    global _worker_setup
+    _worker_setup = setup_from_json(setup_json)
+
+
+def _worker_judge(casts: list[CastBallot]) -> list[tuple[str | None, str | None]]:
+    assert _worker_setup is not None
+    return [(v.code, v.message) for v in (judge(_worker_setup, c) for c in casts)]
+
+
+class ParallelJudge:
+    """Check ballots on several cores (each worker parses the setup once); the verdicts come
+    back in order. Use as ``Indexer(..., judge_many=ParallelJudge(setup, workers))``."""
+
+    def __init__(self, setup: ElectionSetup, workers: int) -> None:
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(setup.to_json(),),
+        )
+
+    def __call__(self, setup: ElectionSetup, casts: list[CastBallot]) -> list[Verdict]:
+        if len(casts) < 2 * self.workers:
+            return [judge(setup, c) for c in casts]
+        size = -(-len(casts) // (self.workers * 4))
+        chunks = [casts[i : i + size] for i in range(0, len(casts), size)]
+        out: list[Verdict] = []
+        for chunk, verdicts in zip(chunks, self.pool.map(_worker_judge, chunks), strict=True):
+            out += [Verdict(c, code, msg) for c, (code, msg) in zip(chunk, verdicts, strict=True)]
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
 
 
 def apply_token_rules(session: Session, setup: ElectionSetup, tokens: Iterable[bytes]) -> None:

@@ -319,11 +319,12 @@ class ElectionKit:
         return token, tokens.finalize_token(pk, eid, token, blind_sig, blinding)
 
     def random_choices(self) -> PlaintextBallot:
+        """A random valid choice in every contest (between its minimum and maximum)."""
         choices = {
-            "mayor": [self.rng.choice([o.id for o in self.manifest.contests[0].options])],
-            "projects": self.rng.sample(
-                [o.id for o in self.manifest.contests[1].options], self.rng.randint(0, 3)
-            ),
+            c.id: self.rng.sample(
+                [o.id for o in c.options], self.rng.randint(c.min_selections, c.max_selections)
+            )
+            for c in self.manifest.contests
         }
         return PlaintextBallot.from_choices(self.manifest, choices)
 

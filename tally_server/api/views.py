@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
-from tally_server.access import kiosk_auth
-from tally_server.app import state
+from tally_server import public as public_data
+from tally_server.access import kiosk_auth, public
+from tally_server.api.openapi import openapi_document
+from tally_server.app import state, tally_config
 from tally_server.db import transaction
 from tally_server.errors import Refusal
 from tally_server.models import KioskHealth
+from tally_server.public import DecryptionProvider
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -70,3 +74,91 @@ def kiosk_health(kiosk_id: str) -> ResponseReturnValue:
             )
         )
     return "", 204
+
+
+# --- public reads -------------------------------------------------------------------------------
+def _session() -> Session:
+    return state().sessions()
+
+
+def _provider() -> DecryptionProvider | None:
+    provider: DecryptionProvider | None = current_app.extensions.get("tally_decryption")
+    return provider
+
+
+@api.get("/v1/election")
+@public
+def election() -> ResponseReturnValue:
+    with _session() as session:
+        return public_data.election_summary(state(), session)
+
+
+@api.get("/v1/ballots")
+@public
+def ballots() -> ResponseReturnValue:
+    page, per_page = public_data.page_args(request.args, tally_config().page_size)
+    status = request.args.get("status") or None
+    with _session() as session:
+        return public_data.ballots_page(session, page, per_page, status)
+
+
+@api.get("/v1/ballots/<code>")
+@public
+def ballot(code: str) -> ResponseReturnValue:
+    with _session() as session:
+        return public_data.ballot_detail(state(), session, code)
+
+
+@api.get("/v1/excluded")
+@public
+def excluded() -> ResponseReturnValue:
+    page, per_page = public_data.page_args(request.args, tally_config().page_size)
+    with _session() as session:
+        return public_data.ballots_page(session, page, per_page, "excluded")
+
+
+@api.get("/v1/checked")
+@public
+def checked() -> ResponseReturnValue:
+    page, per_page = public_data.page_args(request.args, tally_config().page_size)
+    with _session() as session:
+        return public_data.checked_page(session, page, per_page)
+
+
+@api.get("/v1/checked/<code>")
+@public
+def checked_ballot(code: str) -> ResponseReturnValue:
+    with _session() as session:
+        return public_data.checked_detail(state(), session, code)
+
+
+@api.get("/v1/result")
+@public
+def result() -> ResponseReturnValue:
+    with _session() as session:
+        verified = public_data.verified(state(), session, _provider())
+    return public_data.result_view(state(), verified)
+
+
+@api.get("/v1/record")
+@public
+def record() -> ResponseReturnValue:
+    """The election record (ippyo/election-record, the core's codec) as far as it is indexed."""
+    with _session() as session:
+        data = public_data.indexed_record(state(), session, _provider()).to_json()
+    response = current_app.response_class(data, mimetype="application/json")
+    response.headers["Content-Disposition"] = 'attachment; filename="election-record.json"'
+    return response
+
+
+@api.get("/v1/nodes")
+@public
+def nodes() -> ResponseReturnValue:
+    with _session() as session:
+        return public_data.nodes_view(state(), session)
+
+
+@api.get("/openapi.json")
+@public
+def openapi() -> ResponseReturnValue:
+    return openapi_document(tally_config().observer_base_url)

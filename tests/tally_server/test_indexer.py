@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts.chain import Chain
 from election.primitives import blind_rsa
 from election.validity import select_ballots
-from tally_server.indexer import Indexer, IndexerError, counts
+from tally_server.indexer import Indexer, IndexerError, ParallelJudge, counts, judge
 from tally_server.models import Ballot, CheckedBallot, IndexerEvent, NodeDisagreement
 from tally_server.reasons import reason_texts
 from tally_server.testing import ElectionKit, TesterBackend, TesterRpcServer
@@ -203,3 +203,17 @@ def test_a_contract_of_another_election_is_refused(
         wrong.check_contract()
     assert info.value.code == "wrong_contract"
     make_indexer(kit, index_db).check_contract()
+
+
+def test_parallel_checking_gives_the_same_verdicts(kit: ElectionKit) -> None:
+    for i in range(8):
+        kit.cast(corrupt=i in (2, 5))
+    casts = kit.box.cast_ballots(kit.first_block)
+    parallel = ParallelJudge(kit.setup, 2)
+    try:
+        together = parallel(kit.setup, casts)
+    finally:
+        parallel.close()
+    alone = [judge(kit.setup, c) for c in casts]
+    assert together == alone
+    assert [v.code for v in together].count("bad_proof") == 2
