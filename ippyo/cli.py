@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "contract": ("contracts.cli", "contract", "Deploy and drive the BallotBox contract."),
     "registrar": ("registrar.cli", "registrar", "Eligibility service and its keys."),
     "trustee": ("ippyo.trustee", "trustee", "Trustees: key ceremony and decryption."),
+    "tally": ("tally_server.cli", "tally", "Tally server: observer pages, API, indexer."),
 }
 
 

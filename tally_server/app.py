@@ -1,0 +1,142 @@
+"""``create_app(config)``: the tally server's Flask application.
+
+Three surfaces, one blueprint each: ``observer`` (public pages, no login), ``api`` (JSON under
+``/api/v1``, public reads and the kiosks' health reports) and ``officials`` (the dashboard
+under ``/officials``, login required). Access is denied by default (:mod:`tally_server.access`);
+every refusal is a named error (:mod:`tally_server.errors`), JSON for the API and a page
+elsewhere; every answer carries strict security headers (no outside source in the CSP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from tally_server import access
+from tally_server.config import TallyConfig
+from tally_server.db import make_engine, sessions
+from tally_server.errors import HTTP_CODES, Refusal
+
+EXTENSION = "tally"
+
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
+@dataclass
+class TallyState:
+    """What the app holds besides Flask's own config: ours is typed and frozen."""
+
+    config: TallyConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+def create_app(config: TallyConfig) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key or None,
+        MAX_CONTENT_LENGTH=config.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.tls_cert is not None,
+        SESSION_COOKIE_NAME="ippyo_tally_session",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    engine = make_engine(config.database_url)
+    app.extensions[EXTENSION] = TallyState(config, engine, sessions(engine))
+
+    from tally_server.api import api
+    from tally_server.observer import observer
+    from tally_server.officials import officials
+
+    app.register_blueprint(observer)
+    app.register_blueprint(api)
+    app.register_blueprint(officials)
+    access.mark_endpoint(app, "static", access.Mark("public"))
+
+    app.before_request(access.enforce)
+    app.after_request(_security_headers)
+    app.register_error_handler(Refusal, _refused)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+def state() -> TallyState:
+    st: TallyState = current_app.extensions[EXTENSION]
+    return st
+
+
+def tally_config() -> TallyConfig:
+    return state().config
+
+
+def _security_headers(response: Any) -> Any:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if tally_config().tls_cert is not None:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.path.startswith(("/officials", "/api/v1/kiosks", "/api/v1/trustees")):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _refused(exc: Refusal) -> ResponseReturnValue:
+    if wants_json():
+        response = jsonify(exc.to_json())
+        response.status_code = exc.status
+        return response
+    return render_template("error.html", refusal=exc), exc.status
+
+
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    code = HTTP_CODES.get(exc.code or 400, "bad_request")
+    response = _refused(Refusal(code, exc.description or ""))
+    if exc.code == 405 and exc.response is None:
+        allowed = getattr(exc, "valid_methods", None)
+        if allowed:
+            out = current_app.make_response(response)
+            out.headers["Allow"] = ", ".join(allowed)
+            return out
+    return response
+
+
+def _unexpected(exc: Exception) -> ResponseReturnValue:
+    current_app.logger.exception("internal error")
+    return _refused(Refusal("internal_error", type(exc).__name__))
