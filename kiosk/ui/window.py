@@ -134,6 +134,9 @@ class KioskWindow(QMainWindow):
 
         self._apply_style()
         self._show(self.view)
+        first = self.current.first_focus()
+        if first is not None:
+            first.setFocus(Qt.FocusReason.OtherFocusReason)
 
         self.tick_timer = QTimer(self)
         self.tick_timer.timeout.connect(self._tick)
