@@ -3,7 +3,7 @@ language and turns the voter's presses into the session's events (through the wi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from election.manifest import Contest
+from election.manifest import Contest, Manifest
 from kiosk.core.session import HelpDeskReason, State, View
 from kiosk.ui import qr
 from kiosk.ui.style import TOUCH_PX
@@ -44,7 +44,7 @@ class Screen(QWidget):
         self.ui = ui
         self._static: list[tuple[QLabel | QPushButton, str, str | None]] = []
         self.box = QVBoxLayout(self)
-        self.box.setContentsMargins(56, 16, 56, 28)
+        self.box.setContentsMargins(40, 12, 40, 24)
         self.box.setSpacing(18)
         self.title = self.label(None, "title")
 
@@ -171,30 +171,51 @@ class PinScreen(Screen):
     def __init__(self, ui: KioskWindow) -> None:
         super().__init__(ui)
         self._static.append((self.title, "pin.title", None))
-        self.label("pin.body")
-        self.tries = self.label(None, "big")
+        # Full width under the title: what went wrong, and the warning before the last try.
         self.problem = self.label(None, "error")
         self.warning = self.label(None, "warning")
+        columns = QHBoxLayout()
+        columns.setSpacing(24)
+        self.box.addLayout(columns, 1)
+        # Left: what to type, tries left, and the way out.
+        left = QVBoxLayout()
+        left.setSpacing(14)
+        columns.addLayout(left, 1)
+        body = self.label("pin.body", add=False)
+        self.tries = self.label(None, "big", add=False)
+        self.count = QLabel()
+        self.count.setObjectName("small")
+        left.addWidget(body)
+        left.addWidget(self.tries)
+        left.addWidget(self.count)
+        left.addStretch(1)
+        self.forgot = self.button("pin.forgot", "pin.forgot.a11y", ui.forgot_pin)
+        left.addWidget(self.forgot)
+        # Right: the masked field, OK, and the on-screen keyboard.
+        right = QVBoxLayout()
+        right.setSpacing(10)
+        columns.addLayout(right)
         entry = QHBoxLayout()
+        entry.setSpacing(12)
         self.field = QLineEdit()
+        self.field.setMinimumWidth(200)
         self.field.setEchoMode(QLineEdit.EchoMode.Password)
         self.field.setMaxLength(MAX_PIN)
         self.field.setValidator(QRegularExpressionValidator(r"[A-Za-z0-9]{0,16}"))
         self.field.textEdited.connect(self._edited)
         self.field.returnPressed.connect(self.submit)
         entry.addWidget(self.field, 1)
-        self.count = QLabel()
-        self.count.setObjectName("small")
-        entry.addWidget(self.count)
-        self.box.addLayout(entry)
+        self.ok = self.button("pin.ok", "pin.ok.a11y", self.submit, primary=True, add_to=entry)
+        self.ok.setMinimumWidth(160)
+        right.addLayout(entry)
         grid = QGridLayout()
-        grid.setSpacing(8)
+        grid.setSpacing(6)
         self.keys: dict[str, QPushButton] = {}
         for r, line in enumerate(PIN_KEYS):
             for c, char in enumerate(line):
                 key = QPushButton(char)
                 key.setObjectName("key")
-                key.setMinimumSize(TOUCH_PX + 8, TOUCH_PX)
+                key.setMinimumSize(TOUCH_PX, TOUCH_PX)
                 # Tab reaches the keys, but pressing one leaves the keyboard focus in the field.
                 key.setFocusPolicy(Qt.FocusPolicy.TabFocus)
                 key.clicked.connect(lambda _=False, ch=char: self.type(ch))
@@ -202,20 +223,12 @@ class PinScreen(Screen):
                 self.keys[char] = key
         self.delete = self.button("pin.delete", "pin.delete.a11y", self.backspace)
         self.clear = self.button("pin.clear", "pin.clear.a11y", self.field.clear)
-        for widget in (self.delete, self.clear):
-            widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        for control in (self.delete, self.clear):
+            control.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         grid.addWidget(self.delete, 3, 6, 1, 2)
         grid.addWidget(self.clear, 3, 8, 1, 2)
-        keyboard = QHBoxLayout()
-        keyboard.addStretch(1)
-        keyboard.addLayout(grid)
-        keyboard.addStretch(1)
-        self.box.addLayout(keyboard)
-        row = self.row(stretch_first=False)
-        self.forgot = self.button("pin.forgot", "pin.forgot.a11y", ui.forgot_pin, add_to=row)
-        row.addStretch(1)
-        self.ok = self.button("pin.ok", "pin.ok.a11y", self.submit, primary=True, add_to=row)
-        self.ok.setMinimumWidth(220)
+        right.addLayout(grid)
+        right.addStretch(1)
         self._lang = Lang.JA
 
     def _edited(self, text: str) -> None:
@@ -540,6 +553,7 @@ class CastOrCheckScreen(Screen):
         super().__init__(ui)
         self._static.append((self.title, "coc.title", None))
         self.replaces = self.label(None, "warning")
+        self.summary = self.label(None, "big")
         self.label("coc.body")
         self.code = self.label(None, "code")
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
@@ -559,10 +573,23 @@ class CastOrCheckScreen(Screen):
     def show_view(self, view: View, lang: Lang) -> None:
         super().show_view(view, lang)
         set_text(self.replaces, tr("replaces", lang) if view.replaces_earlier else "")
-        set_text(self.code, view.tracking_code or "")
+        set_text(self.summary, summary(self.ui.manifest, view.choices or {}, lang))
+        set_text(self.code, code_lines(view.tracking_code or ""))
 
     def first_focus(self) -> QWidget | None:
         return self.cast
+
+
+def summary(manifest: Manifest, choices: Mapping[str, Sequence[str]], lang: Lang) -> str:
+    """ "Your choice: …" — one line per contest, in the voter's language."""
+    lines = []
+    for contest in manifest.contests:
+        names = {o.id: (o.name_ja if lang is Lang.JA else o.name_en) for o in contest.options}
+        picked = [names[o] for o in choices.get(contest.id, ()) if o in names]
+        text = ("、" if lang is Lang.JA else ", ").join(picked) or tr("review.none", lang)
+        title = contest.title_ja if lang is Lang.JA else contest.title_en
+        lines.append(tr("coc.summary", lang, contest=title, choice=text))
+    return "\n".join(lines)
 
 
 def code_lines(code: str) -> str:

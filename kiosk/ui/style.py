@@ -33,17 +33,17 @@ def stylesheet(*, large: bool, contrast: bool) -> str:
     return f"""
 QWidget {{ font-family: "{FONT_FAMILY}"; font-size: {px(BODY_PX)}; color: {fg};
           background: {bg}; }}
-QLabel#title {{ font-size: {px(40)}; font-weight: bold; }}
-QLabel#election {{ font-size: {px(22)}; color: {muted}; }}
+QLabel#title {{ font-size: {px(36)}; font-weight: bold; }}
+QLabel#election {{ font-size: {px(24)}; color: {muted}; }}
 QLabel#code {{ font-family: "DejaVu Sans Mono", monospace; font-size: {px(34)};
               font-weight: bold; background: {panel}; border: 2px solid {border};
               padding: 12px; }}
 QLabel#big {{ font-size: {px(34)}; font-weight: bold; }}
 QLabel#warning {{ background: {warn_bg}; color: {warn_fg}; border: 3px solid {warn_border};
-                 padding: 12px; font-weight: bold; }}
+                 padding: 8px 12px; font-weight: bold; }}
 QLabel#error {{ background: {err_bg}; color: {err_fg}; border: 3px solid {err_fg};
-               padding: 12px; font-weight: bold; }}
-QLabel#small {{ font-size: {px(20)}; color: {muted}; }}
+               padding: 8px 12px; font-weight: bold; }}
+QLabel#small {{ font-size: {px(24)}; color: {muted}; }}
 QFrame#contest {{ background: {panel}; border: 2px solid {border}; border-radius: 12px; }}
 QFrame#contest QLabel {{ background: {panel}; }}
 QPushButton {{ min-height: {px(64)}; min-width: {px(64)}; padding: 6px 22px;
@@ -56,7 +56,9 @@ QPushButton:checked {{ background: {checked_bg}; color: {checked_fg};
 QPushButton:focus {{ border: 5px solid {focus}; }}
 QPushButton:disabled {{ color: {muted}; border-style: dashed; }}
 QPushButton#key {{ padding: 0px; font-family: "DejaVu Sans Mono", monospace;
-                  font-size: {px(30)}; font-weight: bold; }}
+                  font-size: {px(30)}; font-weight: bold;
+                  min-width: {px(64)}; max-width: {px(64)};
+                  min-height: {px(64)}; max-height: {px(64)}; }}
 QLineEdit {{ min-height: {px(64)}; font-size: {px(36)}; border: 3px solid {border};
             background: {panel}; padding: 4px 12px; letter-spacing: 6px; }}
 QLineEdit:focus {{ border: 5px solid {focus}; }}

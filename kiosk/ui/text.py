@@ -78,16 +78,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "(not the 4-digit PIN).",
     ),
     "pin.field.a11y": ("署名用パスワード（入力は伏せ字で表示）", "Signature password (hidden)"),
-    "pin.tries": (
-        "あと {n} 回まちがえるとカードがロックされます",
-        "{n} tries left before the card locks",
-    ),
-    "pin.tries.unknown": ("", ""),
+    "pin.tries": ("入力できる残り回数：{n} 回", "Tries left: {n}"),
     "pin.last_try": (
-        "注意：あと1回まちがえると、カードがロックされ、市区町村の窓口での手続きが必要になります。"
-        "自信がないときは「パスワードを忘れた」を押してください。",
-        "Careful: one more wrong password locks your card, and you will have to go to the "
-        "municipal office. If you are not sure, press \u201cI forgot my password\u201d.",
+        "注意：あと1回まちがえるとカードがロックされます。"
+        "自信がないときは、入力せずに「パスワードを忘れた」を押してください。",
+        "Careful: one more wrong password locks your card. If you are not sure, "
+        "do not guess: press \u201cI forgot my password\u201d.",
     ),
     "pin.wrong": (
         "パスワードがちがいます。もう一度入力してください。",
@@ -97,7 +93,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "パスワードは英字（A～Z）と数字（0～9）で6～16文字です。回数は減っていません。",
         "The password is 6 to 16 letters (A–Z) and numbers (0–9). No try was used.",
     ),
-    "pin.length": ("{n} 文字入力済み", "{n} characters entered"),
+    "pin.length": ("入力した文字数：{n}", "Characters typed: {n}"),
     "pin.ok": ("決定", "OK"),
     "pin.ok.a11y": ("パスワードを確定して送る", "Submit the password"),
     "pin.delete": ("1字消す", "Delete"),
@@ -105,7 +101,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "pin.clear": ("全部消す", "Clear"),
     "pin.clear.a11y": ("入力した文字を全部消す", "Clear everything typed"),
     "pin.key.a11y": ("{char} を入力", "Type {char}"),
-    "pin.forgot": ("パスワードを忘れた・ロックされた", "I forgot my password / card locked"),
+    "pin.forgot": ("パスワードを忘れた", "I forgot my password"),
     "pin.forgot.a11y": (
         "パスワードを忘れたとき、またはカードがロックされたときの案内を見る",
         "Help if you forgot your password or your card is locked",
@@ -198,6 +194,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "review.encrypting": ("投票用紙を暗号化しています…", "Sealing your ballot…"),
     # --- cast or check -----------------------------------------------------------------------
     "coc.title": ("投票しますか？", "Cast your ballot?"),
+    "coc.summary": ("{contest}：{choice}", "{contest}: {choice}"),
     "coc.body": (
         "あなたの投票は暗号化されました。受付番号は次のとおりです。",
         "Your ballot is sealed (encrypted). Its tracking code is:",

@@ -22,10 +22,12 @@ from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -113,14 +115,22 @@ class KioskWindow(QMainWindow):
         outer = QVBoxLayout(central)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
-        outer.addWidget(self._top_bar())
+        self.top_bar = self._top_bar()
+        outer.addWidget(self.top_bar)
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.screens: dict[State, Screen] = {}
+        self.pages: dict[State, QScrollArea] = {}
         for screen in build_screens(self):
+            # Each screen scrolls if it must (large text on a small display), never clips.
+            page = QScrollArea()
+            page.setWidgetResizable(True)
+            page.setFrameShape(QFrame.Shape.NoFrame)
+            page.setWidget(screen)
             self.screens[screen.state] = screen
-            self.stack.addWidget(screen)
+            self.pages[screen.state] = page
+            self.stack.addWidget(page)
         missing = set(State) - set(self.screens)
         if missing:  # pragma: no cover - a new state without a screen
             raise RuntimeError(f"no screen for {sorted(s.value for s in missing)}")
@@ -133,7 +143,7 @@ class KioskWindow(QMainWindow):
             app.installEventFilter(self)
 
         self._apply_style()
-        self._show(self.view)
+        self.display(self.view)
         first = self.current.first_focus()
         if first is not None:
             first.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -155,7 +165,7 @@ class KioskWindow(QMainWindow):
     def _top_bar(self) -> QWidget:
         bar = QWidget()
         layout = QHBoxLayout(bar)
-        layout.setContentsMargins(24, 12, 24, 4)
+        layout.setContentsMargins(24, 8, 24, 0)
         layout.setSpacing(12)
         self.election_label = QLabel()
         self.election_label.setObjectName("election")
@@ -220,6 +230,8 @@ class KioskWindow(QMainWindow):
 
     def _apply_style(self) -> None:
         self.setStyleSheet(stylesheet(large=self.large, contrast=self.contrast))
+        # The top bar keeps its size, so the switches stay where the voter found them.
+        self.top_bar.setStyleSheet(stylesheet(large=False, contrast=self.contrast))
 
     def _reset_preferences(self) -> None:
         """A new voter starts with the kiosk's defaults."""
@@ -239,9 +251,9 @@ class KioskWindow(QMainWindow):
 
     @Slot(object)
     def _on_view(self, view: View) -> None:
-        self._show(view)
+        self.display(view)
 
-    def _show(self, view: View) -> None:
+    def display(self, view: View) -> None:
         previous = self.view.state
         self.view = view
         self.busy = False
@@ -257,10 +269,10 @@ class KioskWindow(QMainWindow):
                 ballot.clear()
         if state is not State.RECEIPT:
             self.print_status = ""
-        screen = self.screens[state]
+        screen, page = self.screens[state], self.pages[state]
         self._render()
-        if self.stack.currentWidget() is not screen:
-            self.stack.setCurrentWidget(screen)
+        if self.stack.currentWidget() is not page:
+            self.stack.setCurrentWidget(page)
             target = screen.first_focus()
             if target is not None:
                 target.setFocus(Qt.FocusReason.OtherFocusReason)
