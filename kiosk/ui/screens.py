@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -174,7 +175,7 @@ class PinScreen(Screen):
         # Full width under the title: what went wrong, and the warning before the last try.
         self.problem = self.label(None, "error")
         self.warning = self.label(None, "warning")
-        columns = QHBoxLayout()
+        columns = self.columns = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         columns.setSpacing(24)
         self.box.addLayout(columns, 1)
         # Left: what to type, tries left, and the way out.
@@ -268,6 +269,10 @@ class PinScreen(Screen):
     def show_view(self, view: View, lang: Lang) -> None:
         super().show_view(view, lang)
         self._lang = lang
+        # Large text: the keyboard goes under the text rather than beside it (and scrolls).
+        self.columns.setDirection(
+            QBoxLayout.Direction.TopToBottom if self.ui.large else QBoxLayout.Direction.LeftToRight
+        )
         self.field.setAccessibleName(tr("pin.field.a11y", lang))
         for char, key in self.keys.items():
             key.setAccessibleName(tr("pin.key.a11y", lang, char=char))
@@ -429,7 +434,7 @@ class BallotScreen(Screen):
                     button.blockSignals(True)
                     button.setChecked(False)
                     button.blockSignals(False)
-            elif len(others) >= contest.max_selections:
+            elif len(others) >= contest.max_selections:  # full: say so, keep the choices
                 button = self.options[contest.id][option]
                 button.blockSignals(True)
                 button.setChecked(False)
@@ -438,10 +443,17 @@ class BallotScreen(Screen):
         self._counts()
 
     def _counts(self) -> None:
+        lang = self._lang
         for contest in self.ui.manifest.contests:
             n = len(self.chosen(contest.id))
             _, _, count = self.contest_labels[contest.id]
-            set_text(count, tr("ballot.chosen", self._lang, n=n, max=contest.max_selections))
+            set_text(count, tr("ballot.chosen", lang, n=n, max=contest.max_selections))
+            for option in contest.options:
+                # A tick as well as the colour: a choice is visible without colour vision.
+                name = option.name_ja if lang is Lang.JA else option.name_en
+                button = self.options[contest.id][option.id]
+                button.setText(f"\u2713 {name}" if button.isChecked() else name)
+                button.setAccessibleName(tr("ballot.option.a11y", lang, name=name))
 
     def selection(self) -> dict[str, list[str]]:
         return {c.id: self.chosen(c.id) for c in self.ui.manifest.contests}
@@ -481,11 +493,6 @@ class BallotScreen(Screen):
             else:
                 text = tr("ballot.limits.range", lang, min=lo, max=hi)
             set_text(limits, text)
-            for option in contest.options:
-                name = option.name_ja if lang is Lang.JA else option.name_en
-                button = self.options[contest.id][option.id]
-                button.setText(name)
-                button.setAccessibleName(tr("ballot.option.a11y", lang, name=name))
         self._counts()
 
     def first_focus(self) -> QWidget | None:
@@ -563,6 +570,8 @@ class CastOrCheckScreen(Screen):
         self.cast = self.button("coc.cast", "coc.cast.a11y", ui.cast, primary=True, add_to=row)
         self.cast.setMinimumWidth(360)
         row.addStretch(1)
+        final = self.label("coc.final")
+        final.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.box.addSpacing(24)
         self.label("coc.check.help", "small")
         row = self.row(stretch_first=False)

@@ -52,7 +52,7 @@ QPushButton {{ min-height: {px(64)}; min-width: {px(64)}; padding: 6px 22px;
 QPushButton#primary {{ background: {primary_bg}; color: {primary_fg};
                       border-color: {primary_bg}; font-weight: bold; }}
 QPushButton:checked {{ background: {checked_bg}; color: {checked_fg};
-                      border-color: {checked_bg}; font-weight: bold; }}
+                      border-color: {checked_bg}; }}
 QPushButton:focus {{ border: 5px solid {focus}; }}
 QPushButton:disabled {{ color: {muted}; border-style: dashed; }}
 QPushButton#key {{ padding: 0px; font-family: "DejaVu Sans Mono", monospace;

@@ -179,9 +179,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "「{contest}」では、あと {n} 名まで選べます。"
         "このままでよければ、もう一度「確認へ進む」を押してください。",
         "In \u201c{contest}\u201d you may still choose {n} more. "
-        "If that is what you want, press \u201cReview\u201d again.",
+        "If that is what you want, press \u201cNext\u201d again.",
     ),
-    "ballot.next": ("確認へ進む", "Review"),
+    "ballot.next": ("確認へ進む", "Next"),
     "ballot.next.a11y": ("選んだ内容を確認する", "Review your choices"),
     "ballot.option.a11y": ("{name} を選ぶ", "Choose {name}"),
     # --- review ------------------------------------------------------------------------------
@@ -207,10 +207,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "Do not cast: publish this ballot to check on another device that it was sealed right",
     ),
     "coc.check.help": (
-        "「確かめる」を選ぶと、この投票は数えられずに公開され、ご自分のスマートフォンなどで"
-        "選んだ内容どおりに暗号化されたか確認できます。その後、もう一度選びなおして投票します。",
-        "\u201cCheck\u201d does not count this ballot: it is published so you can see on your own "
-        "phone that it holds your choices. Then you fill in a new ballot and cast that one.",
+        "「投じずに中身を確かめる」を選ぶと、この投票は数えられずに公開され、"
+        "ご自分のスマートフォンなどで、選んだ内容どおりに暗号化されたかを確認できます。"
+        "その後、もう一度記入して投票します。",
+        "\u201cCheck it instead\u201d does not count this ballot: it is published so you can see "
+        "on your own phone that it holds your choices. Then you fill in a new ballot and cast "
+        "that one.",
+    ),
+    "coc.final": (
+        "「投票する」を押すと、この内容で投票が確定します。",
+        "When you press \u201cCast my ballot\u201d, your vote is final.",
     ),
     "coc.change": ("選びなおす", "Change my choices"),
     # --- sending -----------------------------------------------------------------------------

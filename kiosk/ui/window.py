@@ -127,6 +127,7 @@ class KioskWindow(QMainWindow):
             page = QScrollArea()
             page.setWidgetResizable(True)
             page.setFrameShape(QFrame.Shape.NoFrame)
+            page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             page.setWidget(screen)
             self.screens[screen.state] = screen
             self.pages[screen.state] = page
