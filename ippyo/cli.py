@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "devnet": ("devnet.cli", "devnet", "Start, inspect and stop a local PoA network."),
     "contract": ("contracts.cli", "contract", "Deploy and drive the BallotBox contract."),
     "registrar": ("registrar.cli", "registrar", "Eligibility service and its keys."),
+    "kiosk": ("kiosk.cli", "kiosk", "Run the voting kiosk (full-screen window)."),
 }
 
 
