@@ -160,6 +160,8 @@ def build(config: KioskConfig, virtual_card: Path | None = None, *, virtual_slot
 
 
 def run(config: KioskConfig, virtual_card: Path | None = None) -> int:
+    # Worker threads (ballot encryption, web3) give the GIL back to the UI thread sooner.
+    sys.setswitchinterval(0.001)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     kiosk = build(config, virtual_card)
