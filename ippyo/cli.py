@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "registrar": ("registrar.cli", "registrar", "Eligibility service and its keys."),
     "trustee": ("ippyo.trustee", "trustee", "Trustees: key ceremony and decryption."),
     "tally": ("tally_server.cli", "tally", "Tally server: observer pages, API, indexer."),
+    "kiosk": ("kiosk.cli", "kiosk", "Run the voting kiosk (full-screen window)."),
 }
 
 
