@@ -83,6 +83,7 @@ def deploy(chain: Chain, admin: Sender, ctx: Any, key: blind_rsa.RSAPrivateKey) 
     return box
 
 
+POOL_SLOTS, POOL_QUEUE = 16384, 4096  # devnet/network.py's --txpool.globalslots/globalqueue
 Item = tuple[Any, bytes, bytes]  # (token key, registrar signature, ballot)
 Work = tuple[bytes, bytes, bytes, bytes]  # castBallot's arguments
 
@@ -145,6 +146,7 @@ def _send_all(
 
 
 def _sender_process(
+    index: int,
     urls: list[str],
     key: str,
     address: str,
@@ -153,7 +155,9 @@ def _sender_process(
     start: Any,
     results: Any,
 ) -> None:
-    chain = Chain.connect(urls)
+    # Each kiosk prefers its own node (the others are its failover), as they would be spread.
+    first = index % len(urls)
+    chain = Chain.connect(urls[first:] + urls[:first])
     sender = Sender(chain, Account.from_key(key))
     box = BallotBox(chain, address)
     start.wait()
@@ -238,9 +242,9 @@ def devnet_throughput(
     procs = [
         ctx.Process(
             target=_sender_process,
-            args=(net.state.urls, key, box.address, share, window, start, results),
+            args=(i, net.state.urls, key, box.address, share, window, start, results),
         )
-        for key, share in zip(keys, shares, strict=True)
+        for i, (key, share) in enumerate(zip(keys, shares, strict=True))
     ]
     for p in procs:
         p.start()
@@ -280,8 +284,8 @@ def devnet_throughput(
     pool_queued = max((q for _, q in monitor.pool), default=0)
     if max(fill) > 0.8:
         limit = "blocks (a block was more than 80 % full)"
-    elif pool_queued > 0:
-        limit = "transaction pool (transactions were queued, not executable)"
+    elif pool_pending > 0.9 * POOL_SLOTS or pool_queued > 0.9 * POOL_QUEUE:
+        limit = "transaction pool (near geth's --txpool.globalslots/globalqueue)"
     elif machine > 0.9:
         limit = (
             f"CPU (the machine was {100 * machine:.0f} % busy: senders "
@@ -303,6 +307,7 @@ def devnet_throughput(
         "senders_cpu_ms_per_ballot": round(1000 * sum(r["cpu"] for r in out) / len(work), 2),
         **costs,
         "geth_cpu_cores": round(geth_cores, 2),
+        "geth_cpu_ms_per_ballot": round(1000 * geth_cores * wall / len(work), 2),
         "machine_busy": round(machine, 2),
         "machine_cores": cores,
         "load_avg_before": round(load_before, 2),
@@ -325,6 +330,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--window", type=int, default=32, help="ballots in flight per sender")
     parser.add_argument("--skip-devnet", action="store_true")
+    parser.add_argument(
+        "--shape", choices=["1-of-5", "3-of-13"], action="append", help="default: both"
+    )
     args = parser.parse_args()
     key = blind_rsa.generate_key(2048)
     rows = []
@@ -333,7 +341,8 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    for shape in ("1-of-5", "3-of-13"):
+    shapes = args.shape or ["1-of-5", "3-of-13"]
+    for shape in shapes if args.tester_ballots else []:
         ctx, items = prepare(shape, args.tester_ballots, key)
         chain = Chain.embedded_tester()
         admin = Sender(chain, Account.create())
@@ -350,7 +359,7 @@ def main() -> None:
         )
 
     if not args.skip_devnet:
-        prepared = {shape: prepare(shape, args.ballots, key) for shape in ("1-of-5", "3-of-13")}
+        prepared = {shape: prepare(shape, args.ballots, key) for shape in shapes}
         directory = Path(tempfile.mkdtemp(prefix="ippyo-bench-")) / "net"
         net = Devnet.create(directory, 3, funded_accounts=args.senders + 1)
         try:
