@@ -208,15 +208,24 @@ class Chain:
         deadline = time.monotonic() + timeout
         last_block, last_progress = -1, time.monotonic()
         url_seen = self.current_url
+        receipt = self.call(lambda w3: _receipt_or_none(w3, tx_hash))
+        if receipt is not None:
+            return receipt
+        # Then ask for the receipt again only once the head has moved since the last time we
+        # asked (heights read *before* asking): a poll between blocks costs one request.
+        asked_at: tuple[int, str] | None = None
         while True:
-            receipt = self.call(lambda w3: _receipt_or_none(w3, tx_hash))
-            if receipt is not None:
-                return receipt
             if rebroadcast is not None and self.current_url != url_seen:
                 # We failed over: the new node may never have seen the transaction.
                 url_seen = self.current_url
                 self.send_raw(rebroadcast)
-            block = self.call(lambda w3: int(w3.eth.block_number))
+                asked_at = None
+            block = self.block_number()
+            if asked_at != (block, self.current_url):
+                asked_at = (block, self.current_url)
+                receipt = self.call(lambda w3: _receipt_or_none(w3, tx_hash))
+                if receipt is not None:
+                    return receipt
             now = time.monotonic()
             if block != last_block:
                 last_block, last_progress = block, now
@@ -229,6 +238,13 @@ class Chain:
             if now > deadline:
                 raise ChainError(f"transaction 0x{tx_hash.hex()} not mined within {timeout:.0f} s")
             time.sleep(0.05 if self.embedded else 0.2)
+
+    def block_number(self) -> int:
+        """The current head's number (plain ``eth_blockNumber``, without web3's formatting on
+        an RPC node: receipt polling asks it several times a second per kiosk)."""
+        if self.embedded:
+            return self.call(lambda w3: int(w3.eth.block_number))
+        return int(self.raw_request("eth_blockNumber", []), 16)
 
     def wait_final(
         self,
