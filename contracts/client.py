@@ -507,7 +507,7 @@ class BallotBox:
         ]
 
 
-CAST_EXECUTION_MARGIN = 200_000  # measured execution ≤ 95k with a re-vote (docs/chain.md)
+CAST_EXECUTION_MARGIN = 200_000  # measured execution ≤ 55k with a re-vote (docs/chain.md)
 
 
 def _cast_gas_limit(data: bytes) -> int:
