@@ -431,14 +431,14 @@ contract BallotBox {
             let full := shr(5, sub(dbLen, 1)) // words before the last (partial or full) one
             for { let i := 0 } lt(i, full) { i := add(i, 1) } {
                 mstore(32, shl(224, i))
-                pop(staticcall(gas(), 0x02, 0, 36, 32, 32))
+                if iszero(staticcall(gas(), 0x02, 0, 36, 32, 32)) { ok := 0 }
                 let x := xor(mload(add(db, shl(5, i))), mload(32))
                 if iszero(i) { x := and(x, shr(topBits, not(0))) }
                 if x { ok := 0 }
             }
             {
                 mstore(32, shl(224, full))
-                pop(staticcall(gas(), 0x02, 0, 36, 32, 32))
+                if iszero(staticcall(gas(), 0x02, 0, 36, 32, 32)) { ok := 0 }
                 let x := xor(mload(add(db, shl(5, full))), mload(32))
                 if iszero(full) { x := and(x, shr(topBits, not(0))) }
                 let rest := sub(dbLen, shl(5, full)) // 1..32 bytes of DB in this word
@@ -447,11 +447,11 @@ contract BallotBox {
             // mHash = sha256(electionId ‖ token); H must be sha256(00^8 ‖ mHash ‖ empty salt)
             mstore(0, id)
             mstore(32, shl(96, token))
-            pop(staticcall(gas(), 0x02, 0, 52, 0, 32))
+            if iszero(staticcall(gas(), 0x02, 0, 52, 0, 32)) { ok := 0 }
             let mHash := mload(0)
             mstore(0, 0)
             mstore(8, mHash)
-            pop(staticcall(gas(), 0x02, 0, 40, 0, 32))
+            if iszero(staticcall(gas(), 0x02, 0, 40, 0, 32)) { ok := 0 }
             if iszero(eq(mload(0), h)) { ok := 0 }
         }
     }

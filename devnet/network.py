@@ -392,6 +392,12 @@ class Devnet:
                 out[node.index] = f"not answering ({type(exc).__name__})"
         return out
 
+    def txpool_status(self, index: int) -> tuple[int, int]:
+        """(pending, queued) transactions in node ``index``'s pool (geth's txpool API: the
+        devnet's own tooling and bench/ use it; the product never does)."""
+        status = _rpc(self.state.nodes[index].url, "txpool_status", [])
+        return int(status["pending"], 16), int(status["queued"], 16)
+
     def block_hash(self, index: int, number: int) -> str | None:
         block = _rpc(self.state.nodes[index].url, "eth_getBlockByNumber", [hex(number), False])
         return None if block is None else str(block["hash"])

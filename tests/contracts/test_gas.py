@@ -3,8 +3,9 @@ back. Ballots of 1,070 and 2,814 non-zero bytes (the 1-of-5 and choose-3-of-13 s
 docs/chain.md itemises where the gas goes. All-non-zero ballots are the worst case for
 calldata. eth-tester applies Prague's calldata floor (EIP-7623: 10 gas per calldata token),
 which for the 2.8 KB ballot is above the london price the devnet charges: there this test
-measures the floor (149.9k), and bench/gas_profile.py the devnet's 118.4k; the 1.1 KB ballot
-is priced the same on both (89.4k here, 89.6k for a real ballot on geth)."""
+measures the floor (149.7k to 150.0k with the random signatures' zero bytes), and
+bench/gas_profile.py the devnet's 118.3k; the 1.1 KB ballot is priced the same on both
+(89.6k here for the all-non-zero worst case)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_cast_gas_stays_within_the_measured_budget(
     kit = Kit(registrar_key)
     box = kit.deploy(admin, [admin])
     box.open(admin)
-    for size, budget in ((1070, 90_000), (2814, 150_000)):
+    for size, budget in ((1070, 90_000), (2814, 151_000)):
         voter, ballot = kit.voter(), _nonzero(size)
         cast = box.cast_ballot(
             admin, voter.token.address, voter.signature, ballot, kit.bind(box, voter, ballot)
