@@ -3,7 +3,8 @@
 A ballot cast on chain counts only if its token carries the registrar's signature, the token
 key signed this very ballot for this chain and contract, the ballot decodes for this election,
 no ciphertext has α = identity (nonce 0), every proof verifies, it was not checked
-(challenged), and it is its token's first valid ballot (or, where the election allows
+(challenged), no earlier cast carried the very same ballot (a copy is not counted), and it is
+its token's first valid ballot (or, where the election allows
 re-voting, its token's latest valid ballot). Every other ballot is listed with a stable reason
 code and a message — never dropped silently.
 """
@@ -28,6 +29,7 @@ BAD_PROOF = "bad_proof"
 DUPLICATE_TOKEN = "duplicate_token"
 SUPERSEDED = "superseded"
 CHALLENGED = "challenged"
+DUPLICATE_BALLOT = "duplicate_ballot"
 ZERO_NONCE = "zero_nonce"
 
 
@@ -131,6 +133,11 @@ def select_ballots(
 
     1. A ballot whose hash is a checked (challenged) ballot's is excluded as ``challenged``:
        its nonce is public, so it can never count.
+    1b. A ballot whose hash an earlier cast (lower seq, any token, valid or not) already
+       carried is excluded as ``duplicate_ballot``: the contract keeps one storage slot per
+       token and so no longer refuses a copy of another token's ballot (docs/chain.md), and a
+       counted copy would let whoever holds spare tokens replay a voter's ballot and learn
+       something of its content from the tally (the ballot-copying attack).
     2. Every other ballot is checked on its own (:func:`check_cast_ballot`); an invalid one is
        excluded with its code and plays no further part.
     3. Among a token's *valid* ballots exactly one counts: the latest when the election allows
@@ -145,6 +152,9 @@ def select_ballots(
     valid: list[tuple[CastBallot, EncryptedBallot]] = []
     excluded: list[Exclusion] = []
     to_check: list[CastBallot] = []
+    first_seq: dict[bytes, int] = {}
+    for c in ordered:
+        first_seq.setdefault(c.ballot_hash, c.seq)
     for c in ordered:
         if c.ballot_hash in checked:
             excluded.append(
@@ -153,6 +163,15 @@ def select_ballots(
                     c.ballot_hash,
                     CHALLENGED,
                     "this ballot was checked (its nonce is public) and cannot be cast",
+                )
+            )
+        elif first_seq[c.ballot_hash] != c.seq:
+            excluded.append(
+                Exclusion(
+                    c.seq,
+                    c.ballot_hash,
+                    DUPLICATE_BALLOT,
+                    f"a copy of the ballot cast earlier at seq {first_seq[c.ballot_hash]}",
                 )
             )
         else:

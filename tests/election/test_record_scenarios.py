@@ -81,6 +81,25 @@ def test_checked_ballot_cast_is_never_counted(
     assert "ballots" in failed
 
 
+def test_a_copy_of_another_tokens_ballot_is_never_counted(
+    manifest: Manifest, registrar_key: blind_rsa.RSAPrivateKey
+) -> None:
+    # The contract keeps one slot per token and accepts a copy cast under another token
+    # (docs/chain.md); the rules exclude it, whatever its validity, so copying a voter's
+    # ballot (the ballot-copying attack) adds nothing to the tally.
+    b = Builder(manifest, registrar_key)
+    original = b.vote(0, MAYOR)
+    b.cast_bytes(1, original.ballot)  # token 1 signs a binding for token 0's very ballot
+    b.vote(2, OTHER)
+    record = b.record()
+    assert [(e.seq, e.code) for e in record.excluded] == [(1, "duplicate_ballot")]
+    assert record.result is not None and record.result[0] == (1, 1, 0)
+    verify_record(record)
+    raw = json.loads(record.to_json())
+    raw["excluded"] = []  # the record pretends the copy counted
+    assert "ballots" in _failed(raw)
+
+
 def _nonce_zero_ballot(b: Builder, choices: dict[str, list[str]]) -> bytes:
     """A ballot with r = 0 everywhere: α = identity, β = m·G, and proofs that verify."""
     ctx, key, base = b.ctx, b.ctx.joint_public_key, b.ctx.base_hash
