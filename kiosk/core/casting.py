@@ -134,9 +134,12 @@ class CheckedBallot:
     block_number: int
 
 
-def check(box: BallotBox, sender: Sender, ballot: EncryptedBallot, nonce: bytes) -> CheckedBallot:
-    """Publish a ballot the voter chose to check, with its nonce; it is never counted."""
-    block = box.challenge_ballot(sender, ballot.to_bytes(), nonce)
+def check(
+    box: BallotBox, sender: Sender, ballot: EncryptedBallot, nonce: bytes, token: bytes
+) -> CheckedBallot:
+    """Publish a ballot the voter chose to check, with its nonce, naming the voter's token:
+    it is never counted, and the contract refuses it from that token for ever."""
+    block = box.challenge_ballot(sender, ballot.to_bytes(), nonce, token=token)
     return CheckedBallot(ballot.tracking_code, ballot.to_bytes(), nonce, block)
 
 

@@ -443,15 +443,17 @@ class Session:
         with self._lock:
             self._expect(State.CAST_OR_CHECK)
             self._touch()
-            encrypted = self._encrypted
-            assert encrypted is not None
+            encrypted, token = self._encrypted, self._token
+            assert encrypted is not None and token is not None
             self._encrypted = None
             view = self.view
             self._show(replace(view, state=State.SENDING))
 
         def job() -> casting.CheckedBallot:
             s = self.services
-            return casting.check(s.box, s.sender, encrypted[0], encrypted[1])
+            # The check names this session's token: the contract then refuses this ballot
+            # from this token for ever (docs/chain.md, one storage slot per token).
+            return casting.check(s.box, s.sender, encrypted[0], encrypted[1], token.address)
 
         def ok(checked: casting.CheckedBallot) -> None:
             self._counters.ballots_checked += 1
