@@ -501,6 +501,13 @@ class BallotBox:
             for e in events
         ]
 
+    def phase_changes(
+        self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
+    ) -> list[tuple[Phase, int]]:
+        """Every PhaseChanged event: (new phase, block number), in block order."""
+        events = self._events("PhaseChanged", from_block, to_block, step)
+        return [(Phase(int(e["args"]["phase"])), int(e["blockNumber"])) for e in events]
+
     def superseded(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
     ) -> list[tuple[bytes, bytes, bytes]]:

@@ -365,7 +365,12 @@ def tally_from_chain(
     )
     if ctx.base_hash != box.base_hash() or ctx.election_id != box.election_id():
         _fail("the contract was not deployed for this election and this election key")
-    head = chain.call(lambda w3: int(w3.eth.block_number))
+    # Read up to the block that closed the election: nothing can be cast after it, and the
+    # record's anchor is then the same whenever it is assembled.
+    closed = [block for phase, block in box.phase_changes(from_block) if phase == Phase.CLOSED]
+    if len(closed) != 1:
+        _fail(f"{len(closed)} PhaseChanged(closed) events after block {from_block}; one is due")
+    head = closed[0]
     cast = box.cast_ballots(from_block, head)
     checked = [
         ChallengedBallot(c.seq, c.ballot, c.master_nonce)
@@ -550,6 +555,13 @@ def publish_record(box: BallotBox, admin: Sender, record: ElectionRecord) -> tup
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the publication (the bytes for publishResult).",
 )
+@click.option(
+    "--publish-with",
+    "keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The admin's keystore (JSON, password from $IPPYO_ADMIN_PASSWORD or asked): publish "
+    "the publication and the record's hash on chain (publishResult).",
+)
 def record(
     root: Path,
     election: str,
@@ -558,8 +570,10 @@ def record(
     from_block: int,
     out: Path,
     publication_out: Path | None,
+    keystore: Path | None,
 ) -> None:
-    """(Officials) assemble and verify the election record once k trustees have decrypted."""
+    """(Officials) assemble and verify the election record once k trustees have decrypted;
+    optionally publish it on chain."""
     from contracts.chain import ChainError
     from tally_server.trustees.exchange import ElectionFiles
 
@@ -589,6 +603,39 @@ def record(
         publication = publication_bytes(assembled)
         publication_out.write_bytes(publication)
         click.echo(f"publication written to {publication_out}; SHA-256 {_sha(publication)}")
+    if keystore is not None:
+        _publish(keystore, list(rpc), contract, assembled)
+
+
+def _publish(keystore: Path, urls: list[str], contract: str, assembled: ElectionRecord) -> None:
+    from eth_account import Account
+
+    from contracts.chain import Chain, ChainError
+    from contracts.chain import Sender as AdminSender
+    from contracts.client import BallotBox as Box
+    from contracts.client import ContractRevert
+
+    encrypted = _read_json(keystore, "admin keystore")
+    password = os.environ.get("IPPYO_ADMIN_PASSWORD")
+    if password is None:
+        password = click.prompt("admin keystore password", hide_input=True, err=True)
+    try:
+        private = Account.decrypt(encrypted, password)
+    except (ValueError, TypeError, KeyError) as exc:
+        _fail(f"cannot open the admin keystore: {exc}")
+    try:
+        chain = Chain.connect(urls)
+        result_hash, transcript_hash = publish_record(
+            Box(chain, contract), AdminSender(chain, Account.from_key(private)), assembled
+        )
+    except ContractRevert as exc:
+        _fail(f"the contract refused: {exc}")
+    except ChainError as exc:
+        _fail(f"the chain cannot be reached: {exc}", EXIT_UNREACHABLE)
+    click.echo(
+        f"published on chain: resultHash {result_hash.hex()}, transcriptHash "
+        f"{transcript_hash.hex()}"
+    )
 
 
 def _sha(data: bytes) -> str:
