@@ -51,8 +51,73 @@ def _fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
     sys.exit(code)
 
 
+ENCRYPTED_FORMAT = "ippyo/encrypted-file"
+PASSPHRASE_ENV = "IPPYO_TRUSTEE_PASSPHRASE"
+_SCRYPT = {"n": 1 << 15, "r": 8, "p": 1}
+
+
+def _passphrase(*, asked: bool) -> str | None:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None and asked:
+        value = click.prompt("trustee passphrase", hide_input=True, err=True)
+    return value
+
+
+def _file_key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())
+
+
+def _seal(data: bytes, passphrase: str) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    salt, nonce = os.urandom(16), os.urandom(12)
+    key = _file_key(passphrase, salt, **_SCRYPT)
+    sealed = AESGCM(key).encrypt(nonce, data, ENCRYPTED_FORMAT.encode())
+    doc = {
+        "format": ENCRYPTED_FORMAT,
+        "version": 1,
+        "kdf": {"name": "scrypt", "salt": salt.hex(), **_SCRYPT},
+        "nonce": nonce.hex(),
+        "ciphertext": sealed.hex(),
+    }
+    return canonical_json(doc) + b"\n"
+
+
+def _unseal(data: bytes, path: Path) -> bytes:
+    """The plaintext of a private file (sealed with the passphrase, or plain)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return data  # a plain key file (hex)
+    if not isinstance(doc, dict) or doc.get("format") != ENCRYPTED_FORMAT:
+        return data
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    passphrase = _passphrase(asked=True)
+    assert passphrase is not None
+    try:
+        kdf = doc["kdf"]
+        key = _file_key(
+            passphrase, bytes.fromhex(kdf["salt"]), int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+        )
+        return AESGCM(key).decrypt(
+            bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["ciphertext"]), ENCRYPTED_FORMAT.encode()
+        )
+    except InvalidTag:
+        _fail(f"cannot decrypt {path}: wrong passphrase", EXIT_UNREACHABLE)
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(f"{path} is not a readable {ENCRYPTED_FORMAT}: {exc}", EXIT_UNREACHABLE)
+
+
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret file with mode 0600, atomically (temporary file, then rename)."""
+    """Write a secret file with mode 0600, atomically (temporary file, then rename); sealed
+    with ``$IPPYO_TRUSTEE_PASSPHRASE`` (scrypt + AES-256-GCM) when it is set."""
+    passphrase = _passphrase(asked=False)
+    if passphrase:
+        data = _seal(data, passphrase)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -60,6 +125,14 @@ def _write_private(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _read_private(path: Path, what: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read the {what} {path}: {exc.strerror}", EXIT_UNREACHABLE)
+    return _unseal(data, path)
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -71,8 +144,8 @@ def _read_json(path: Path, what: str) -> Any:
 
 def _read_key(path: Path) -> bytes:
     try:
-        key = bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError) as exc:
+        key = bytes.fromhex(_read_private(path, "signing key").decode().strip())
+    except (UnicodeDecodeError, ValueError) as exc:
         _fail(f"cannot read the signing key {path}: {exc}", EXIT_UNREACHABLE)
     if len(key) != 32:
         _fail(f"{path} is not an Ed25519 private key (32 bytes in hex)", EXIT_UNREACHABLE)
@@ -123,7 +196,10 @@ class Session:
     def __init__(self, state_path: Path, key_path: Path, server: Server) -> None:
         self.state_path, self.server = state_path, server
         self.key = _read_key(key_path)
-        raw = _read_json(state_path, "trustee state")
+        try:
+            raw = json.loads(_read_private(state_path, "trustee state"))
+        except ValueError as exc:
+            _fail(f"cannot read the trustee state {state_path}: {exc}", EXIT_UNREACHABLE)
         if not isinstance(raw, dict) or raw.get("format") != STATE_FORMAT:
             _fail(f"{state_path} is not an {STATE_FORMAT} file", EXIT_UNREACHABLE)
         self.election_id = bytes.fromhex(raw["election_id"])

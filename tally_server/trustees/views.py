@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from election.record.codec import too_deep
 from tally_server.trustees.exchange import (
     ElectionFiles,
     Refusal,
@@ -67,6 +68,24 @@ def _file(files: ElectionFiles, name: str, what: str) -> Response:
     if not path.is_file():
         raise Refusal("wrong_phase", f"no {what} yet")
     return jsonify(json.loads(path.read_bytes()))
+
+
+def _json_body() -> Any:
+    """The request's JSON, or None. Nesting is bounded *before* parsing: the tally server
+    imports py-evm, which raises the recursion limit to 100 000, where a deeply nested body
+    would overflow the C stack and kill the process."""
+    if not request.is_json:
+        return None
+    try:
+        text = request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if too_deep(text):
+        return None
+    try:
+        return json.loads(text)
+    except (RecursionError, ValueError):
+        return None
 
 
 def create_blueprint() -> Blueprint:
@@ -115,10 +134,7 @@ def create_blueprint() -> Blueprint:
     @trustee_signed
     def upload(election: str) -> tuple[Response, int]:
         files = _election(election)
-        try:
-            raw = request.get_json(silent=True)
-        except (RecursionError, ValueError):
-            raw = None
+        raw = _json_body()
         if raw is None:
             raise Refusal("bad_upload", "the body must be JSON (Content-Type: application/json)")
         return jsonify(files.accept(raw)), 201

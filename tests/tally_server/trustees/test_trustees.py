@@ -325,3 +325,32 @@ def test_deeply_nested_upload_is_a_named_refusal(exchange: Exchange, people: Peo
     body = b"[" * 100_000 + b"]" * 100_000
     response = requests.post(url, data=body, headers={"Content-Type": "application/json"})
     assert (response.status_code, response.json()["error"]) == (400, "bad_upload")
+
+
+def test_keys_and_states_sealed_with_a_passphrase(
+    exchange: Exchange, people: People, monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IPPYO_TRUSTEE_PASSPHRASE", "seven words are better than one")
+    sealed_key = tmp_path / "sealed.key"
+    result = cli("keygen", "--out", str(sealed_key))
+    assert result.exit_code == 0, result.output
+    assert json.loads(sealed_key.read_text())["format"] == "ippyo/encrypted-file"
+    _ceremony(exchange, people)  # every state file is written sealed, and read back
+    text = people.states[1].read_text()
+    doc = json.loads(text)
+    assert doc["format"] == "ippyo/encrypted-file" and doc["kdf"]["name"] == "scrypt"
+    assert "coefficients" not in text and "secret_share" not in text
+    monkeypatch.setenv("IPPYO_TRUSTEE_PASSPHRASE", "a wrong guess")
+    result = cli("status", "--server", exchange.url)  # no secret needed: works
+    assert result.exit_code == 0
+    result = cli(
+        "finish",
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[1]),
+        "--state",
+        str(people.states[1]),
+    )
+    assert result.exit_code == 2
+    assert "wrong passphrase" in result.output
