@@ -54,10 +54,23 @@ trustee_signed = _access("trustee_signed")
 _ELECTION = re.compile(r"[0-9a-f]{64}")
 
 
+def _root() -> Path:
+    """``TRUSTEE_DIR`` from the app config, else the tally app's typed config (an extension
+    holding ``config.trustee_dir``)."""
+    try:
+        return trustee_dir(current_app.config)
+    except KeyError:
+        for extension in current_app.extensions.values():
+            config = getattr(extension, "config", None)
+            if getattr(config, "trustee_dir", None) is not None:
+                return trustee_dir(config)
+        raise
+
+
 def _election(election: str) -> ElectionFiles:
     if not _ELECTION.fullmatch(election):
         raise Refusal("unknown_election", "an election id is 64 lowercase hex digits")
-    directory = trustee_dir(current_app.config) / election
+    directory = _root() / election
     if not (directory / "election.json").is_file():
         raise Refusal("unknown_election", election)
     return ElectionFiles(directory)
@@ -98,7 +111,7 @@ def create_blueprint() -> Blueprint:
     @bp.get("/")
     @public
     def all_progress() -> Response:
-        return jsonify(progress(current_app.config))
+        return jsonify(progress({"TRUSTEE_DIR": _root()}))
 
     @bp.get("/<election>")
     @public

@@ -354,3 +354,21 @@ def test_keys_and_states_sealed_with_a_passphrase(
     )
     assert result.exit_code == 2
     assert "wrong passphrase" in result.output
+
+
+def test_trustee_dir_from_the_tally_apps_typed_config(exchange: Exchange, people: People) -> None:
+    """Mounted in the tally app, TRUSTEE_DIR may come from its typed config (``trustee_dir``)."""
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from tally_server.trustees import create_blueprint
+
+    app = Flask("typed-config")
+    app.extensions["tally"] = SimpleNamespace(config=SimpleNamespace(trustee_dir=exchange.root))
+    app.register_blueprint(create_blueprint(), url_prefix="/api/v1/trustees")
+    answer = app.test_client().get(f"/api/v1/trustees/{people.election}")
+    assert answer.status_code == 200 and answer.json is not None
+    assert answer.json["phase"] == "announce"
+    typed = progress(SimpleNamespace(trustee_dir=exchange.root))
+    assert [e["election_id"] for e in typed["elections"]] == [people.election]
