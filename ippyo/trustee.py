@@ -252,11 +252,23 @@ _state = click.option(
 )
 
 
+class _Guarded(click.Group):
+    """Malformed data (a state file edited by hand, a server answering something else) is a
+    named refusal, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyError, TypeError, ValueError, ElectionError) as exc:
+            _fail(f"unexpected data ({type(exc).__name__}: {exc})")
+
+
 @click.group(
+    cls=_Guarded,
     epilog=(
         "Exit status: 0 done; 1 refused (the server's refusal code and message are printed, or "
         "a check failed here); 2 the server or chain cannot be reached, or a file cannot be read."
-    )
+    ),
 )
 def trustee() -> None:
     """Trustees: key ceremony and decryption through the tally server's trustee exchange."""

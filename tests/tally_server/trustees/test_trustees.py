@@ -372,3 +372,19 @@ def test_trustee_dir_from_the_tally_apps_typed_config(exchange: Exchange, people
     assert answer.json["phase"] == "announce"
     typed = progress(SimpleNamespace(trustee_dir=exchange.root))
     assert [e["election_id"] for e in typed["elections"]] == [people.election]
+
+
+def test_a_damaged_state_file_is_a_named_refusal(exchange: Exchange, people: People) -> None:
+    _step("announce", exchange, people, 1, "--election", people.election, "--index", "1")
+    people.states[1].write_text('{"format": "ippyo/trustee-state", "version": 1}')
+    result = cli(
+        "deal",
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[1]),
+        "--state",
+        str(people.states[1]),
+    )
+    assert result.exit_code == 1
+    assert "unexpected data (KeyError" in result.output
