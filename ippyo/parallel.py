@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from election.context import ElectionContext
@@ -87,6 +88,14 @@ def pool_checker(
                 if progress is not None:
                     progress(len(out), total)
             return out
+        try:
+            return _in_pool(ctx, cast)
+        except (OSError, BrokenProcessPool):
+            # no processes here (a sandbox, a full process table): the same checks in process
+            return check_cast_ballots(ctx, cast)
+
+    def _in_pool(ctx: ElectionContext, cast: Sequence[CastBallot]) -> list[str | None]:
+        total = len(cast)
         chunks = [list(cast[i : i + CHUNK]) for i in range(0, total, CHUNK)]
         results: list[list[str | None] | None] = [None] * len(chunks)
         done = 0
