@@ -271,16 +271,8 @@ class BallotBox:
         return int(self._read("ballotCount"))
 
     def challenged_count(self) -> int:
+        """How many checked (challenged) ballots the contract holds: their seq are 0..n−1."""
         return int(self._read("challengedCount"))
-
-    def result_hash(self) -> bytes | None:
-        """sha256 of the published result bytes; None until a result is published."""
-        value = bytes(self._read("resultHash"))
-        return None if value == bytes(32) else value
-
-    def transcript_hash(self) -> bytes | None:
-        value = bytes(self._read("transcriptHash"))
-        return None if value == bytes(32) else value
 
     def election_id(self) -> bytes:
         return bytes(self._read("electionId"))
@@ -485,6 +477,16 @@ class BallotBox:
             ),
             key=lambda c: c.seq,
         )
+
+    def result_hash(self) -> bytes | None:
+        """SHA-256 of the published result bytes; None until a result is published."""
+        value = bytes(self._read("resultHash"))
+        return None if value == bytes(32) else value
+
+    def transcript_hash(self) -> bytes | None:
+        """The transcript hash given with the result; None until a result is published."""
+        value = bytes(self._read("transcriptHash"))
+        return None if value == bytes(32) else value
 
     def published_results(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
