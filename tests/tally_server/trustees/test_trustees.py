@@ -388,3 +388,27 @@ def test_a_damaged_state_file_is_a_named_refusal(exchange: Exchange, people: Peo
     )
     assert result.exit_code == 1
     assert "unexpected data (KeyError" in result.output
+
+
+def test_registered_in_the_ippyo_command() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    listing = subprocess.run(
+        [sys.executable, "-m", "ippyo", "--help"], capture_output=True, text=True, env=env
+    )
+    assert "trustee" in listing.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "ippyo", "trustee", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for command in ("announce", "deal", "receive", "finish", "decrypt", "tally", "record"):
+        assert command in text
+    assert "Exit status: 0 done; 1 refused" in text
