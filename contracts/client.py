@@ -275,15 +275,6 @@ class BallotBox:
         """How many checked (challenged) ballots the contract holds: their seq are 0..n−1."""
         return int(self._read("challengedCount"))
 
-    def result_hash(self) -> bytes | None:
-        """sha256 of the published result bytes; None until a result is published."""
-        value = bytes(self._read("resultHash"))
-        return None if value == bytes(32) else value
-
-    def transcript_hash(self) -> bytes | None:
-        value = bytes(self._read("transcriptHash"))
-        return None if value == bytes(32) else value
-
     def election_id(self) -> bytes:
         return bytes(self._read("electionId"))
 
@@ -510,6 +501,16 @@ class BallotBox:
             key=lambda c: c.seq,
         )
 
+    def result_hash(self) -> bytes | None:
+        """SHA-256 of the published result bytes; None until a result is published."""
+        value = bytes(self._read("resultHash"))
+        return None if value == bytes(32) else value
+
+    def transcript_hash(self) -> bytes | None:
+        """The transcript hash given with the result; None until a result is published."""
+        value = bytes(self._read("transcriptHash"))
+        return None if value == bytes(32) else value
+
     def published_results(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
     ) -> list[PublishedResult]:
@@ -524,6 +525,13 @@ class BallotBox:
             )
             for e in events
         ]
+
+    def phase_changes(
+        self, from_block: int = 0, to_block: int | None = None, *, step: int = 500
+    ) -> list[tuple[Phase, int]]:
+        """Every PhaseChanged event: (new phase, block number), in block order."""
+        events = self._events("PhaseChanged", from_block, to_block, step)
+        return [(Phase(int(e["args"]["phase"])), int(e["blockNumber"])) for e in events]
 
     def superseded(
         self, from_block: int = 0, to_block: int | None = None, *, step: int = 500

@@ -36,13 +36,7 @@ from election.context import ElectionContext
 from election.keyceremony import run_ceremony
 from election.manifest import Manifest, manifest_from_dict
 from election.primitives.hashing import sha256
-from election.record import (
-    ChainAnchor,
-    ChallengedBallot,
-    ElectionRecord,
-    publication_bytes,
-    verify_record,
-)
+from election.record import ChainAnchor, ChallengedBallot, ElectionRecord, verify_record
 from election.tally import combine, compute_decryption_share, tally_ballots
 from election.validity import select_ballots
 from ippyo.demo_parts import registrar_service, virtual_card
@@ -284,6 +278,8 @@ def run_demo(
         say(f"   {contest.title_ja} / {contest.title_en}")
         for option, n in sorted(zip(contest.options, row, strict=True), key=lambda x: -x[1]):
             say(f"     {n:3}  {option.name_ja} / {option.name_en}")
+
+    from election.record import publication_bytes
 
     data = record.to_json()
     # The record without its ballots (the chain holds those), hashed into resultHash; the whole

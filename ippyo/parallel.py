@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from election.context import ElectionContext
@@ -61,6 +63,15 @@ def _check_chunk(chunk: list[CastBallot]) -> list[str | None]:
     return check_cast_ballots(_worker_context, chunk)
 
 
+def _start_method() -> str:
+    """``fork`` (workers start at once, the modules already loaded) when this process has no
+    other thread that could hold a lock across the fork; else ``forkserver``."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 def default_workers() -> int:
     """Every core this process may run on."""
     try:
@@ -87,10 +98,18 @@ def pool_checker(
                 if progress is not None:
                     progress(len(out), total)
             return out
+        try:
+            return _in_pool(ctx, cast)
+        except (OSError, BrokenProcessPool):
+            # no processes here (a sandbox, a full process table): the same checks in process
+            return check_cast_ballots(ctx, cast)
+
+    def _in_pool(ctx: ElectionContext, cast: Sequence[CastBallot]) -> list[str | None]:
+        total = len(cast)
         chunks = [list(cast[i : i + CHUNK]) for i in range(0, total, CHUNK)]
         results: list[list[str | None] | None] = [None] * len(chunks)
         done = 0
-        mp = multiprocessing.get_context("forkserver")
+        mp = multiprocessing.get_context(_start_method())
         with ProcessPoolExecutor(
             max_workers=count,
             mp_context=mp,

@@ -51,8 +51,73 @@ def _fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
     sys.exit(code)
 
 
+ENCRYPTED_FORMAT = "ippyo/encrypted-file"
+PASSPHRASE_ENV = "IPPYO_TRUSTEE_PASSPHRASE"
+_SCRYPT = {"n": 1 << 15, "r": 8, "p": 1}
+
+
+def _passphrase(*, asked: bool) -> str | None:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None and asked:
+        value = click.prompt("trustee passphrase", hide_input=True, err=True)
+    return value
+
+
+def _file_key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())
+
+
+def _seal(data: bytes, passphrase: str) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    salt, nonce = os.urandom(16), os.urandom(12)
+    key = _file_key(passphrase, salt, **_SCRYPT)
+    sealed = AESGCM(key).encrypt(nonce, data, ENCRYPTED_FORMAT.encode())
+    doc = {
+        "format": ENCRYPTED_FORMAT,
+        "version": 1,
+        "kdf": {"name": "scrypt", "salt": salt.hex(), **_SCRYPT},
+        "nonce": nonce.hex(),
+        "ciphertext": sealed.hex(),
+    }
+    return canonical_json(doc) + b"\n"
+
+
+def _unseal(data: bytes, path: Path) -> bytes:
+    """The plaintext of a private file (sealed with the passphrase, or plain)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return data  # a plain key file (hex)
+    if not isinstance(doc, dict) or doc.get("format") != ENCRYPTED_FORMAT:
+        return data
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    passphrase = _passphrase(asked=True)
+    assert passphrase is not None
+    try:
+        kdf = doc["kdf"]
+        key = _file_key(
+            passphrase, bytes.fromhex(kdf["salt"]), int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+        )
+        return AESGCM(key).decrypt(
+            bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["ciphertext"]), ENCRYPTED_FORMAT.encode()
+        )
+    except InvalidTag:
+        _fail(f"cannot decrypt {path}: wrong passphrase", EXIT_UNREACHABLE)
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(f"{path} is not a readable {ENCRYPTED_FORMAT}: {exc}", EXIT_UNREACHABLE)
+
+
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret file with mode 0600, atomically (temporary file, then rename)."""
+    """Write a secret file with mode 0600, atomically (temporary file, then rename); sealed
+    with ``$IPPYO_TRUSTEE_PASSPHRASE`` (scrypt + AES-256-GCM) when it is set."""
+    passphrase = _passphrase(asked=False)
+    if passphrase:
+        data = _seal(data, passphrase)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -60,6 +125,14 @@ def _write_private(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _read_private(path: Path, what: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read the {what} {path}: {exc.strerror}", EXIT_UNREACHABLE)
+    return _unseal(data, path)
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -71,8 +144,8 @@ def _read_json(path: Path, what: str) -> Any:
 
 def _read_key(path: Path) -> bytes:
     try:
-        key = bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError) as exc:
+        key = bytes.fromhex(_read_private(path, "signing key").decode().strip())
+    except (UnicodeDecodeError, ValueError) as exc:
         _fail(f"cannot read the signing key {path}: {exc}", EXIT_UNREACHABLE)
     if len(key) != 32:
         _fail(f"{path} is not an Ed25519 private key (32 bytes in hex)", EXIT_UNREACHABLE)
@@ -123,7 +196,10 @@ class Session:
     def __init__(self, state_path: Path, key_path: Path, server: Server) -> None:
         self.state_path, self.server = state_path, server
         self.key = _read_key(key_path)
-        raw = _read_json(state_path, "trustee state")
+        try:
+            raw = json.loads(_read_private(state_path, "trustee state"))
+        except ValueError as exc:
+            _fail(f"cannot read the trustee state {state_path}: {exc}", EXIT_UNREACHABLE)
         if not isinstance(raw, dict) or raw.get("format") != STATE_FORMAT:
             _fail(f"{state_path} is not an {STATE_FORMAT} file", EXIT_UNREACHABLE)
         self.election_id = bytes.fromhex(raw["election_id"])
@@ -176,11 +252,23 @@ _state = click.option(
 )
 
 
+class _Guarded(click.Group):
+    """Malformed data (a state file edited by hand, a server answering something else) is a
+    named refusal, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyError, TypeError, ValueError, ElectionError) as exc:
+            _fail(f"unexpected data ({type(exc).__name__}: {exc})")
+
+
 @click.group(
+    cls=_Guarded,
     epilog=(
         "Exit status: 0 done; 1 refused (the server's refusal code and message are printed, or "
         "a check failed here); 2 the server or chain cannot be reached, or a file cannot be read."
-    )
+    ),
 )
 def trustee() -> None:
     """Trustees: key ceremony and decryption through the tally server's trustee exchange."""
@@ -365,7 +453,12 @@ def tally_from_chain(
     )
     if ctx.base_hash != box.base_hash() or ctx.election_id != box.election_id():
         _fail("the contract was not deployed for this election and this election key")
-    head = chain.call(lambda w3: int(w3.eth.block_number))
+    # Read up to the block that closed the election: nothing can be cast after it, and the
+    # record's anchor is then the same whenever it is assembled.
+    closed = [block for phase, block in box.phase_changes(from_block) if phase == Phase.CLOSED]
+    if len(closed) != 1:
+        _fail(f"{len(closed)} PhaseChanged(closed) events after block {from_block}; one is due")
+    head = closed[0]
     cast = box.cast_ballots(from_block, head)
     checked = [
         ChallengedBallot(c.seq, c.ballot, c.master_nonce)
@@ -550,6 +643,13 @@ def publish_record(box: BallotBox, admin: Sender, record: ElectionRecord) -> tup
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the publication (the bytes for publishResult).",
 )
+@click.option(
+    "--publish-with",
+    "keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The admin's keystore (JSON, password from $IPPYO_ADMIN_PASSWORD or asked): publish "
+    "the publication and the record's hash on chain (publishResult).",
+)
 def record(
     root: Path,
     election: str,
@@ -558,8 +658,10 @@ def record(
     from_block: int,
     out: Path,
     publication_out: Path | None,
+    keystore: Path | None,
 ) -> None:
-    """(Officials) assemble and verify the election record once k trustees have decrypted."""
+    """(Officials) assemble and verify the election record once k trustees have decrypted;
+    optionally publish it on chain."""
     from contracts.chain import ChainError
     from tally_server.trustees.exchange import ElectionFiles
 
@@ -589,6 +691,39 @@ def record(
         publication = publication_bytes(assembled)
         publication_out.write_bytes(publication)
         click.echo(f"publication written to {publication_out}; SHA-256 {_sha(publication)}")
+    if keystore is not None:
+        _publish(keystore, list(rpc), contract, assembled)
+
+
+def _publish(keystore: Path, urls: list[str], contract: str, assembled: ElectionRecord) -> None:
+    from eth_account import Account
+
+    from contracts.chain import Chain, ChainError
+    from contracts.chain import Sender as AdminSender
+    from contracts.client import BallotBox as Box
+    from contracts.client import ContractRevert
+
+    encrypted = _read_json(keystore, "admin keystore")
+    password = os.environ.get("IPPYO_ADMIN_PASSWORD")
+    if password is None:
+        password = click.prompt("admin keystore password", hide_input=True, err=True)
+    try:
+        private = Account.decrypt(encrypted, password)
+    except (ValueError, TypeError, KeyError) as exc:
+        _fail(f"cannot open the admin keystore: {exc}")
+    try:
+        chain = Chain.connect(urls)
+        result_hash, transcript_hash = publish_record(
+            Box(chain, contract), AdminSender(chain, Account.from_key(private)), assembled
+        )
+    except ContractRevert as exc:
+        _fail(f"the contract refused: {exc}")
+    except ChainError as exc:
+        _fail(f"the chain cannot be reached: {exc}", EXIT_UNREACHABLE)
+    click.echo(
+        f"published on chain: resultHash {result_hash.hex()}, transcriptHash "
+        f"{transcript_hash.hex()}"
+    )
 
 
 def _sha(data: bytes) -> str:

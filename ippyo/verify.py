@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -166,25 +169,46 @@ def _verify_rpc(
     from ippyo.verify_rpc import verify_chain
 
     record_file = _read_record(record_path)[0] if record_path is not None else None
-    views: list[NodeView] = []
-    for i, url in enumerate(urls, 1):
-        bar.stage(f"node {i}/{len(urls)} {url}: reading ballots")
-        try:
-            view = read_node(
-                url, contract, from_block=from_block, timeout=timeout, progress=bar.update
+    # Every node at once (each answers for itself; reading is waiting on the network).
+    bar.stage(f"reading {len(urls)} node(s): ballots")
+    lock = threading.Lock()
+    done: dict[str, tuple[int, int]] = {}
+
+    def progress_of(url: str) -> Callable[[int, int], None]:
+        def report(count: int, total: int) -> None:
+            with lock:
+                done[url] = (count, total)
+                bar.update(sum(c for c, _ in done.values()), sum(t for _, t in done.values()))
+
+        return report
+
+    with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
+        futures = [
+            pool.submit(
+                read_node,
+                url,
+                contract,
+                from_block=from_block,
+                timeout=timeout,
+                progress=progress_of(url),
             )
-            views.append(view)
-        except ChainUnavailable as exc:
-            bar.done()
-            _unreadable(f"node {url} does not answer: {exc}")
-        except ChainError as exc:  # e.g. a ballot's calldata that does not match its event
-            bar.done()
-            _unreadable(f"node {url}: the chain cannot be read: {exc}")
-        except Exception as exc:  # no contract there, or a node answering nonsense
-            bar.done()
-            _unreadable(
-                f"node {url}: no readable BallotBox at {contract} ({rpc_error_message(exc)})"
-            )
+            for url in urls
+        ]
+        views: list[NodeView] = []
+        for url, future in zip(urls, futures, strict=True):
+            try:
+                views.append(future.result())
+            except ChainUnavailable as exc:
+                bar.done()
+                _unreadable(f"node {url} does not answer: {exc}")
+            except ChainError as exc:  # e.g. a ballot's calldata that does not match its event
+                bar.done()
+                _unreadable(f"node {url}: the chain cannot be read: {exc}")
+            except Exception as exc:  # no contract there, or a node answering nonsense
+                bar.done()
+                _unreadable(
+                    f"node {url}: no readable BallotBox at {contract} ({rpc_error_message(exc)})"
+                )
     bar.done()
     address = bytes.fromhex(contract[2:])
     view = views[0]

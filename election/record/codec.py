@@ -43,6 +43,12 @@ MAX_INT = (1 << 63) - 1
 """Counts, sequence numbers, block numbers and the chain id are at most 2^63 − 1."""
 MAX_RSA_BITS = 8192
 """Parsing bound only; the verifier's ``registrar key`` check demands 2048–4096 bits."""
+MAX_DEPTH = 64
+"""JSON nesting accepted (a record nests 6 deep). Checked before ``json.loads``: a process that
+imported py-evm or py_ecc runs with a recursion limit of 100 000, at which a deeply nested
+document overflows the C stack (a crash, not an exception)."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _HEX = re.compile(r"[0-9a-f]*")
 _ADDRESS = re.compile(r"0x[0-9a-f]{40}")
 _MODULUS = re.compile(r"[1-9a-f][0-9a-f]*")
@@ -271,6 +277,19 @@ _TOP = {
 }
 
 
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON ``text`` nests more than ``limit`` arrays/objects (strings skipped)."""
+    depth = 0
+    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def _reject_constant(name: str) -> Any:
     raise EncodingError(f"record: {name} is not a JSON number")
 
@@ -290,6 +309,8 @@ def record_from_json(data: bytes) -> ElectionRecord:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EncodingError(f"record: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    if too_deep(text):
+        raise EncodingError("record: not JSON (nested too deeply)")
     try:
         raw = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

@@ -25,6 +25,7 @@ from election.record.codec import (
     _reject_constant,
     record_from_dict,
     record_to_dict,
+    too_deep,
 )
 from election.record.model import FORMAT, RECORD_VERSION, ChallengedBallot, ElectionRecord
 from election.validity import CastBallot
@@ -65,6 +66,8 @@ def publication_from_bytes(data: bytes) -> ElectionRecord:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EncodingError(f"publication: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    if too_deep(text):
+        raise EncodingError("publication: not JSON (nested too deeply)")
     try:
         raw = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except EncodingError as exc:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from election.record.codec import too_deep
 from tally_server.trustees.exchange import (
     ElectionFiles,
     Refusal,
@@ -53,10 +54,23 @@ trustee_signed = _access("trustee_signed")
 _ELECTION = re.compile(r"[0-9a-f]{64}")
 
 
+def _root() -> Path:
+    """``TRUSTEE_DIR`` from the app config, else the tally app's typed config (an extension
+    holding ``config.trustee_dir``)."""
+    try:
+        return trustee_dir(current_app.config)
+    except KeyError:
+        for extension in current_app.extensions.values():
+            config = getattr(extension, "config", None)
+            if getattr(config, "trustee_dir", None) is not None:
+                return trustee_dir(config)
+        raise
+
+
 def _election(election: str) -> ElectionFiles:
     if not _ELECTION.fullmatch(election):
         raise Refusal("unknown_election", "an election id is 64 lowercase hex digits")
-    directory = trustee_dir(current_app.config) / election
+    directory = _root() / election
     if not (directory / "election.json").is_file():
         raise Refusal("unknown_election", election)
     return ElectionFiles(directory)
@@ -69,6 +83,24 @@ def _file(files: ElectionFiles, name: str, what: str) -> Response:
     return jsonify(json.loads(path.read_bytes()))
 
 
+def _json_body() -> Any:
+    """The request's JSON, or None. Nesting is bounded *before* parsing: the tally server
+    imports py-evm, which raises the recursion limit to 100 000, where a deeply nested body
+    would overflow the C stack and kill the process."""
+    if not request.is_json:
+        return None
+    try:
+        text = request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if too_deep(text):
+        return None
+    try:
+        return json.loads(text)
+    except (RecursionError, ValueError):
+        return None
+
+
 def create_blueprint() -> Blueprint:
     bp = Blueprint("trustees", __name__)
 
@@ -79,7 +111,7 @@ def create_blueprint() -> Blueprint:
     @bp.get("/")
     @public
     def all_progress() -> Response:
-        return jsonify(progress(current_app.config))
+        return jsonify(progress({"TRUSTEE_DIR": _root()}))
 
     @bp.get("/<election>")
     @public
@@ -115,10 +147,7 @@ def create_blueprint() -> Blueprint:
     @trustee_signed
     def upload(election: str) -> tuple[Response, int]:
         files = _election(election)
-        try:
-            raw = request.get_json(silent=True)
-        except (RecursionError, ValueError):
-            raw = None
+        raw = _json_body()
         if raw is None:
             raise Refusal("bad_upload", "the body must be JSON (Content-Type: application/json)")
         return jsonify(files.accept(raw)), 201

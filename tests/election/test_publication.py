@@ -96,3 +96,23 @@ def test_record_sections_names_the_section(record: ElectionRecord) -> None:
     assert verify_record_sections(moved, published).failures[:1] == [
         "'base_hash' differs from the publication on chain"
     ]
+
+
+def test_deep_nesting_is_refused_before_parsing() -> None:
+    """Even at py-evm's recursion limit (100 000), where json.loads would crash the process."""
+    import sys
+
+    from election.record import record_from_json
+
+    deep = b"[" * 200_000 + b"]" * 200_000
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 100_000))
+    try:
+        for parse in (publication_from_bytes, record_from_json):
+            with pytest.raises(EncodingError, match="nested too deeply"):
+                parse(deep)
+        # strings may hold brackets: they are not nesting
+        with pytest.raises(EncodingError, match="must be an object"):
+            publication_from_bytes(json.dumps(["[" * 100]).encode())
+    finally:
+        sys.setrecursionlimit(old)

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def dev_geth(directory: Path) -> Iterator[str]:
-    """One ``geth --dev`` node (seals a block per transaction) on 127.0.0.1; stopped by pid."""
+    """One ``geth --dev`` node (a block a second) on 127.0.0.1; stopped by pid."""
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
     log = open(directory / "geth.log", "ab")  # noqa: SIM115 - handed to the child
@@ -55,6 +55,10 @@ def dev_geth(directory: Path) -> Iterator[str]:
         [
             str(geth_path()),
             "--dev",
+            # A block every second: geth 1.13's on-demand dev blocks (period 0) can leave a
+            # transaction pending for good when several arrive at once (go-ethereum #29475).
+            "--dev.period",
+            "1",
             "--dev.gaslimit",
             "30000000",
             "--datadir",
@@ -111,10 +115,13 @@ def dev_geth(directory: Path) -> Iterator[str]:
 def fund_from_dev_account(chain: Chain, addresses: Sequence[str], wei: int = 10**21) -> None:
     def go(w3: Web3) -> None:
         faucet = w3.eth.accounts[0]
-        for address in addresses:
-            tx = w3.eth.send_transaction(
+        sent = [
+            w3.eth.send_transaction(
                 {"from": faucet, "to": Web3.to_checksum_address(address), "value": wei}  # type: ignore[typeddict-item]
             )
+            for address in addresses
+        ]
+        for tx in sent:
             w3.eth.wait_for_transaction_receipt(tx)
 
     chain.call(go)

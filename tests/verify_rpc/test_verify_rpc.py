@@ -114,7 +114,7 @@ def test_progress_bar_on_request(dev_url: str, honest: Election) -> None:
     code, out, _ = _verify(dev_url, honest, "--progress")
     assert code == 0, out
     assert "ballots' signatures and proofs" in out
-    assert "node 1/1" in out
+    assert "reading 1 node(s): ballots" in out
 
 
 # --- a published record that differs from the chain --------------------------------------------

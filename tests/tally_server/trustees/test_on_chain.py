@@ -7,11 +7,13 @@ decrypt a tally that is not the chain's."""
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from eth_account import Account
 
 from contracts.chain import Chain, Sender
@@ -22,7 +24,7 @@ from election.ballot import PlaintextBallot, encrypt_ballot
 from election.context import ElectionContext
 from election.primitives import blind_rsa
 from election.tally import tally_ballots
-from ippyo.trustee import publish_record, tally_from_chain
+from ippyo.trustee import tally_from_chain, trustee
 from tally_server.trustees import publish_tally
 from tally_server.trustees.exchange import ElectionFiles, TallyInput
 from tests.election.record_helpers import mint
@@ -122,7 +124,18 @@ def test_ceremony_decryption_record_and_verify_on_chain(
 
     record = ElectionRecord.from_json(out.read_bytes())
     assert record.result == ((1, 2, 1), (2, 0, 1, 1))
-    publish_record(box, admin, record)
+    keystore = tmp_path / "admin.json"
+    keystore.write_text(json.dumps(Account.encrypt(admin.account.key, "correct horse")))
+    publish = ["record", "--dir", str(exchange.root), "--election", people.election]
+    publish += [*chain_args, "--from-block", str(first_block), "--out", str(out)]
+    publish += ["--publish-with", str(keystore)]
+    refused = CliRunner().invoke(trustee, publish, input="wrong\n")
+    assert refused.exit_code == 1 and "cannot open the admin keystore" in refused.output
+    published = CliRunner().invoke(trustee, publish, env={"IPPYO_ADMIN_PASSWORD": "correct horse"})
+    assert published.exit_code == 0, published.output
+    assert f"transcriptHash {hashlib.sha256(out.read_bytes()).hexdigest()}" in published.output
+    again = CliRunner().invoke(trustee, publish, env={"IPPYO_ADMIN_PASSWORD": "correct horse"})
+    assert again.exit_code == 1 and "WrongPhase" in again.output  # published once only
     verified = run_verify(*chain_args, "--record", str(out), "--workers", "1")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK   record ballots (5)" in verified.stdout

@@ -325,3 +325,90 @@ def test_deeply_nested_upload_is_a_named_refusal(exchange: Exchange, people: Peo
     body = b"[" * 100_000 + b"]" * 100_000
     response = requests.post(url, data=body, headers={"Content-Type": "application/json"})
     assert (response.status_code, response.json()["error"]) == (400, "bad_upload")
+
+
+def test_keys_and_states_sealed_with_a_passphrase(
+    exchange: Exchange, people: People, monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IPPYO_TRUSTEE_PASSPHRASE", "seven words are better than one")
+    sealed_key = tmp_path / "sealed.key"
+    result = cli("keygen", "--out", str(sealed_key))
+    assert result.exit_code == 0, result.output
+    assert json.loads(sealed_key.read_text())["format"] == "ippyo/encrypted-file"
+    _ceremony(exchange, people)  # every state file is written sealed, and read back
+    text = people.states[1].read_text()
+    doc = json.loads(text)
+    assert doc["format"] == "ippyo/encrypted-file" and doc["kdf"]["name"] == "scrypt"
+    assert "coefficients" not in text and "secret_share" not in text
+    monkeypatch.setenv("IPPYO_TRUSTEE_PASSPHRASE", "a wrong guess")
+    result = cli("status", "--server", exchange.url)  # no secret needed: works
+    assert result.exit_code == 0
+    result = cli(
+        "finish",
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[1]),
+        "--state",
+        str(people.states[1]),
+    )
+    assert result.exit_code == 2
+    assert "wrong passphrase" in result.output
+
+
+def test_trustee_dir_from_the_tally_apps_typed_config(exchange: Exchange, people: People) -> None:
+    """Mounted in the tally app, TRUSTEE_DIR may come from its typed config (``trustee_dir``)."""
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from tally_server.trustees import create_blueprint
+
+    app = Flask("typed-config")
+    app.extensions["tally"] = SimpleNamespace(config=SimpleNamespace(trustee_dir=exchange.root))
+    app.register_blueprint(create_blueprint(), url_prefix="/api/v1/trustees")
+    answer = app.test_client().get(f"/api/v1/trustees/{people.election}")
+    assert answer.status_code == 200 and answer.json is not None
+    assert answer.json["phase"] == "announce"
+    typed = progress(SimpleNamespace(trustee_dir=exchange.root))
+    assert [e["election_id"] for e in typed["elections"]] == [people.election]
+
+
+def test_a_damaged_state_file_is_a_named_refusal(exchange: Exchange, people: People) -> None:
+    _step("announce", exchange, people, 1, "--election", people.election, "--index", "1")
+    people.states[1].write_text('{"format": "ippyo/trustee-state", "version": 1}')
+    result = cli(
+        "deal",
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[1]),
+        "--state",
+        str(people.states[1]),
+    )
+    assert result.exit_code == 1
+    assert "unexpected data (KeyError" in result.output
+
+
+def test_registered_in_the_ippyo_command() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    listing = subprocess.run(
+        [sys.executable, "-m", "ippyo", "--help"], capture_output=True, text=True, env=env
+    )
+    assert "trustee" in listing.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "ippyo", "trustee", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for command in ("announce", "deal", "receive", "finish", "decrypt", "tally", "record"):
+        assert command in text
+    assert "Exit status: 0 done; 1 refused" in text
