@@ -103,6 +103,24 @@ def test_mtls_required(app: Flask, pki: Pki, tls: dict[str, str]) -> None:
                 requests.get(url + "/healthz", verify=tls["ca"], cert=cert, timeout=10)
 
 
+def test_a_kiosk_certificate_is_good_only_for_its_own_kiosk_id(
+    app: Flask, pki: Pki, tls: dict[str, str]
+) -> None:
+    """kiosk-01's client certificate with kiosk-02's (valid) secret: refused by name, and
+    nothing is issued; with its own id it is served."""
+    with production_server(
+        app, tls_cert=tls["cert"], tls_key=tls["key"], client_ca=tls["kiosk_ca"]
+    ) as (url, _):
+        kiosk01 = HttpClient(url, verify=tls["ca"], cert=(tls["kiosk_cert"], tls["kiosk_key"]))
+        posing = issue(kiosk01, pki.card(), auth={"Authorization": "Bearer kiosk-02:other"})
+        assert (posing.status, posing.code) == (403, "kiosk_certificate_mismatch")
+        assert posing.body["error"]["message_ja"]
+        r = kiosk01.post("/v1/challenges", headers={"Authorization": "Bearer kiosk-02:other"})
+        assert r.status_code == 403 and r.json["error"]["code"] == "kiosk_certificate_mismatch"
+        assert app.extensions["ippyo_registrar"]["ledger"].issuance_count() == 0
+        assert issue(kiosk01, pki.card()).status == 200
+
+
 def test_client_ca_needs_tls(app: Flask, tls: dict[str, str]) -> None:
     from registrar.server import make_server
 
