@@ -48,8 +48,12 @@ def election(manifest: Manifest, registrar: LiveRegistrar) -> EmbeddedElection:
 @pytest.fixture
 def slot(pcscd: None) -> Iterator[ReaderSlot]:
     reader = ReaderSlot()
-    yield reader
-    reader.pull()
+    reader.acquire()  # another test run on this machine may be using the same vpcd slot
+    try:
+        yield reader
+        reader.pull()
+    finally:
+        reader.release()
 
 
 @pytest.fixture
