@@ -202,6 +202,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ippyo-bench-kiosk-"))
     started = ensure_pcscd()
     slot = ReaderSlot(index=args.slot)
+    slot.acquire()  # not while a test run uses the same vpcd slot
     rows: list[dict[str, Any]] = []
     runners: dict[str, Callable[[LiveRegistrar], Run]] = {}
     try:
@@ -241,6 +242,7 @@ def main() -> None:
                 print(json.dumps(rows[-1]), flush=True)
     finally:
         slot.pull()
+        slot.release()
         stop_pcscd(started)
     print(f"\nPIN accepted → receipt, ms (confirmations {args.confirmations})")
     print(

@@ -34,6 +34,14 @@ def reader_names() -> list[str]:
         return []
 
 
+def _release(conn: Any) -> None:
+    """Disconnect and release a pyscard connection's PC/SC context (never raises)."""
+    for step in (conn.disconnect, getattr(conn, "release", None)):
+        if step is not None:
+            with contextlib.suppress(Exception):
+                step()
+
+
 class PcscCard(JPKICard):
     backend = "pcsc"
 
@@ -55,13 +63,18 @@ class PcscCard(JPKICard):
             try:
                 conn.connect()
             except (NoCardException, CardConnectionException) as exc:
+                _release(conn)  # its PC/SC context too, not left for the garbage collector
                 last = exc
                 continue
             card = cls(conn, str(r))
-            sw = card._status(A.select_aid(A.JPKI_AID))[1]
+            try:
+                sw = card._status(A.select_aid(A.JPKI_AID))[1]
+            except BaseException:
+                _release(conn)
+                raise
             if sw == A.SW_OK:
                 return card
-            conn.disconnect()
+            _release(conn)
             last = NotJPKICard(f"SELECT AP answered {sw:04X}")
         if isinstance(last, NotJPKICard):
             raise last
@@ -142,10 +155,7 @@ class PcscCard(JPKICard):
     def close(self) -> None:
         # Release the PC/SC context too, so nothing is left for the garbage collector to
         # release after pcscd has gone.
-        for step in (self._conn.disconnect, getattr(self._conn, "release", None)):
-            if step is not None:
-                with contextlib.suppress(Exception):
-                    step()
+        _release(self._conn)
 
 
 class CardWatcher:

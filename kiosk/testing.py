@@ -8,10 +8,12 @@ Only the card *holder* is invented (a test PKI's resident).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import itertools
 import json
 import logging
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -286,12 +288,40 @@ class ReaderSlot:
     """One of vpcd's virtual readers: insert and pull test cards as a voter would.
 
     The kiosk's tests use the second slot (``Virtual PCD 00 01``), so they do not fight over
-    the first with the card layer's tests when both run at once on one pcscd."""
+    the first with the card layer's tests when both run at once on one pcscd. Test runs in
+    other processes on the same machine (the kiosk core's, the window's, a benchmark) share
+    that slot: :meth:`acquire` / :meth:`release` take it in turn through a lock file, so one
+    run's card is never read by another's kiosk."""
 
     index: int = 1
     served: VpcdCard | None = None
     applet: RecordingApplet | None = None
     _removed_at: float = field(default=0.0)
+    _lock: Any = field(default=None, repr=False)
+
+    def acquire(self, timeout: float = 900.0) -> None:
+        """Hold this vpcd slot against other processes (an exclusive ``flock``)."""
+        if self._lock is not None:
+            return
+        path = Path(tempfile.gettempdir()) / f"ippyo-vpcd-slot-{self.index}.lock"
+        lock = open(path, "a")  # noqa: SIM115 - held until release()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    lock.close()
+                    raise TimeoutError(f"vpcd slot {self.index} busy for {timeout:.0f} s") from None
+                time.sleep(0.2)
+        self._lock = lock
+
+    def release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            lock.close()
 
     @property
     def reader(self) -> str:

@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -222,8 +224,29 @@ def _kiosk() -> str:
         or not hmac.compare_digest(hash_secret(secret), expected)
     ):
         raise Refusal("unauthenticated_kiosk")
+    certified = _client_certificate_kiosk()
+    if certified is not None and certified != kiosk_id:
+        # A kiosk's certificate (mTLS) names the one kiosk it was issued to: a kiosk may not
+        # use another kiosk's secret, nor a stolen secret be used from another kiosk.
+        raise Refusal("kiosk_certificate_mismatch", f"certificate for {certified[:64]!r}")
     g.kiosk_id = kiosk_id
     return kiosk_id
+
+
+def _client_certificate_kiosk() -> str | None:
+    """The kiosk id (subject common name) of the TLS client certificate the server verified,
+    or None when the connection carries none (no mTLS)."""
+    if request.environ.get("SSL_CLIENT_VERIFY") != "SUCCESS":
+        return None
+    pem = request.environ.get("SSL_CLIENT_CERT", "")
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError as exc:
+        raise Refusal("kiosk_certificate_mismatch", "unreadable client certificate") from exc
+    if len(names) != 1:
+        raise Refusal("kiosk_certificate_mismatch", "no single common name")
+    return str(names[0].value)
 
 
 def _json_body() -> dict[str, Any]:

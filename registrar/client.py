@@ -34,6 +34,12 @@ class RegistrarClient:
     kiosk_id: str
     secret: str
     timeout: float = 10.0
+    verify: bool | str = True
+    """TLS: ``True`` (system CAs) or the path of the CA bundle the registrar's certificate
+    chains to."""
+    client_cert: tuple[str, str] | None = None
+    """mTLS: (certificate, key) PEM paths of this kiosk's client certificate, whose common
+    name is the kiosk id."""
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -42,6 +48,8 @@ class RegistrarClient:
                 self.base_url.rstrip("/") + path,
                 json=body,
                 timeout=self.timeout,
+                verify=self.verify,
+                cert=self.client_cert,
                 headers={"Authorization": f"Bearer {self.kiosk_id}:{self.secret}"},
             )
         except requests.RequestException as exc:

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 # code: (HTTP status, Japanese, English)
 REASONS: dict[str, tuple[int, str, str]] = {
     "unauthenticated_kiosk": (401, "投票端末を認証できません", "the kiosk is not authenticated"),
+    "kiosk_certificate_mismatch": (
+        403,
+        "投票端末の証明書が名乗った端末IDと一致しません",
+        "the kiosk's client certificate is not for the kiosk id it claims",
+    ),
     "bad_request": (400, "要求の形式が正しくありません", "the request is malformed"),
     "request_too_large": (413, "要求が大きすぎます", "the request body is too large"),
     "request_timeout": (408, "要求の受信が時間切れです", "the request was not received in time"),

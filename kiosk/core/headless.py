@@ -83,6 +83,10 @@ class HeadlessConfig:
     """Where health reports go (optional): ``{tally_url}/api/v1/kiosks/<id>/health``."""
     tally_secret_file: Path | None = None
     health_interval: float = 30.0
+    registrar_ca: Path | None = None
+    """The CA bundle of the registrar's TLS certificate (default: the system's)."""
+    registrar_client_cert: tuple[Path, Path] | None = None
+    """mTLS: this kiosk's client certificate and key (PEM); its common name is the kiosk id."""
 
     @staticmethod
     def load(path: Path) -> HeadlessConfig:
@@ -115,6 +119,14 @@ class HeadlessConfig:
             isinstance(tally_url, str) and isinstance(tally_secret, str)
         ):
             raise ConfigError("fields 'tally_url' and 'tally_secret_file' must be strings")
+        tls: dict[str, Path] = {}
+        for key in ("registrar_ca", "registrar_client_cert", "registrar_client_key"):
+            if key in data:
+                if not isinstance(data[key], str):
+                    raise ConfigError(f"field {key!r} must be a string")
+                tls[key] = base / data[key]
+        if ("registrar_client_cert" in tls) != ("registrar_client_key" in tls):
+            raise ConfigError("'registrar_client_cert' and 'registrar_client_key' go together")
         reader = data.get("reader")
         if reader is not None and not isinstance(reader, str):
             raise ConfigError("field 'reader' must be a string")
@@ -137,6 +149,9 @@ class HeadlessConfig:
             "tally_url",
             "tally_secret_file",
             "health_interval",
+            "registrar_ca",
+            "registrar_client_cert",
+            "registrar_client_key",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -160,6 +175,12 @@ class HeadlessConfig:
             tally_url=tally_url,
             tally_secret_file=None if tally_secret is None else base / tally_secret,
             health_interval=_number(data, "health_interval", float, 30.0),
+            registrar_ca=tls.get("registrar_ca"),
+            registrar_client_cert=(
+                (tls["registrar_client_cert"], tls["registrar_client_key"])
+                if "registrar_client_cert" in tls
+                else None
+            ),
         )
 
 
@@ -228,7 +249,17 @@ def build_services(config: HeadlessConfig) -> Services:
         kiosk_id=config.kiosk_id,
         context=context,
         open_card=open_card,
-        registrar=RegistrarClient(config.registrar_url, config.kiosk_id, secret),
+        registrar=RegistrarClient(
+            config.registrar_url,
+            config.kiosk_id,
+            secret,
+            verify=True if config.registrar_ca is None else str(config.registrar_ca),
+            client_cert=(
+                None
+                if config.registrar_client_cert is None
+                else (str(config.registrar_client_cert[0]), str(config.registrar_client_cert[1]))
+            ),
+        ),
         box=box,
         sender=Sender.from_key(chain, key),
         outbox=make_outbox(config.outbox),

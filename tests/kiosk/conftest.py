@@ -3,7 +3,6 @@ chain — all from the importable helpers in :mod:`kiosk.testing`."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,11 +48,12 @@ def election(manifest: Manifest, registrar: LiveRegistrar) -> EmbeddedElection:
 @pytest.fixture
 def slot(pcscd: None) -> Iterator[ReaderSlot]:
     reader = ReaderSlot()
-    yield reader
-    reader.pull()
-    # PcscCard.connect leaves a PC/SC context for the garbage collector when it refuses a
-    # card (none inserted, not JPKI): release it now, while pcscd still runs, not at exit.
-    gc.collect()
+    reader.acquire()  # another test run on this machine may be using the same vpcd slot
+    try:
+        yield reader
+        reader.pull()
+    finally:
+        reader.release()
 
 
 @pytest.fixture

@@ -21,7 +21,13 @@ from contracts.chain import Chain, Sender
 from contracts.client import BallotBox
 from devnet.network import Devnet, geth_path
 from election.manifest import Manifest
-from kiosk.core.headless import KILL_AFTER_OUTBOX_WRITE, KILL_ENV
+from kiosk.core.headless import (
+    KILL_AFTER_OUTBOX_WRITE,
+    KILL_ENV,
+    ConfigError,
+    HeadlessConfig,
+    build_services,
+)
 from kiosk.core.outbox import Outbox, OutboxEntry
 from kiosk.core.session import State
 from kiosk.testing import (
@@ -208,3 +214,27 @@ def test_the_node_in_use_goes_down_while_sending(
         for index in stopped:
             network.start_node(index)
     network.wait_in_sync(timeout=60)
+
+
+def test_a_kiosk_configured_for_another_election_refuses_to_start(
+    network: Devnet, manifest: Manifest, registrar: LiveRegistrar, tmp_path: Path
+) -> None:
+    chain = Chain.connect(network.state.urls, timeout=2.0)
+    election = election_on(network, chain, manifest, registrar, kiosk_key=4)
+    path = write_headless_config(
+        tmp_path / "kiosk",
+        election,
+        registrar.client,
+        network.state.urls,
+        reader="Virtual PCD 00 01",
+        outbox=tmp_path / "outbox",
+    )
+    services = build_services(HeadlessConfig.load(path))  # as configured: it starts
+    assert services.context.base_hash == election.box.base_hash()
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "quorum": 3}))  # not the deployed election's quorum
+    with pytest.raises(ConfigError, match="base hashes differ"):
+        build_services(HeadlessConfig.load(path))
+    path.write_text(json.dumps({**data, "rpc": ["http://127.0.0.1:9"]}))  # nothing listens
+    code, events = run_kiosk(path)
+    assert code == 1 and events[-1]["state"] == "chain_unavailable", events

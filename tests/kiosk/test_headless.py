@@ -36,6 +36,11 @@ def test_a_good_configuration(tmp_path: Path) -> None:
     assert config.outbox == Path("/var/lib/ippyo/outbox")  # absolute stays absolute
     assert config.tally_secret_file == tmp_path / "tally.secret"
     assert config.confirmations == 1 and config.health_interval == 30.0
+    assert config.registrar_client_cert is None and config.registrar_ca is None
+    mtls = HeadlessConfig.from_dict(
+        {**GOOD, "registrar_client_cert": "k.pem", "registrar_client_key": "k.key"}, tmp_path
+    )
+    assert mtls.registrar_client_cert == (tmp_path / "k.pem", tmp_path / "k.key")
 
 
 @pytest.mark.parametrize(
@@ -49,6 +54,8 @@ def test_a_good_configuration(tmp_path: Path) -> None:
         ({"colour": "blue"}, "unknown field(s): colour"),
         ({"tally_url": "http://127.0.0.1:9000"}, "go together"),
         ({"kiosk_id": None}, "'kiosk_id' must be a str"),
+        ({"registrar_client_cert": "kiosk.pem"}, "go together"),
+        ({"registrar_ca": 7}, "'registrar_ca' must be a string"),
         ({"confirmations": 0}, "'confirmations' must be a positive number"),
         ({"confirmations": 1.5}, "'confirmations' must be a whole number"),
         ({"cast_timeout": "soon"}, "'cast_timeout' must be a positive number"),

@@ -15,7 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import Flask
 
-from .conftest import HttpClient, Pki, issue, production_server
+from election import token as tokens
+from kiosk.core.tokenflow import obtain_token
+from kiosk.testing import ImageCard
+from registrar.client import RegistrarClient, RegistrarRefused, RegistrarUnavailable
+
+from .conftest import ELECTION_ID, KIOSK, SECRET, HttpClient, Pki, issue, production_server
 
 
 def _name(cn: str) -> x509.Name:
@@ -101,6 +106,44 @@ def test_mtls_required(app: Flask, pki: Pki, tls: dict[str, str]) -> None:
         for cert in (None, (tls["stranger_cert"], tls["stranger_key"])):
             with pytest.raises(requests.exceptions.ConnectionError):
                 requests.get(url + "/healthz", verify=tls["ca"], cert=cert, timeout=10)
+
+
+def test_a_kiosk_certificate_is_good_only_for_its_own_kiosk_id(
+    app: Flask, pki: Pki, tls: dict[str, str]
+) -> None:
+    """kiosk-01's client certificate with kiosk-02's (valid) secret: refused by name, and
+    nothing is issued; with its own id it is served."""
+    with production_server(
+        app, tls_cert=tls["cert"], tls_key=tls["key"], client_ca=tls["kiosk_ca"]
+    ) as (url, _):
+        kiosk01 = HttpClient(url, verify=tls["ca"], cert=(tls["kiosk_cert"], tls["kiosk_key"]))
+        posing = issue(kiosk01, pki.card(), auth={"Authorization": "Bearer kiosk-02:other"})
+        assert (posing.status, posing.code) == (403, "kiosk_certificate_mismatch")
+        assert posing.body["error"]["message_ja"]
+        r = kiosk01.post("/v1/challenges", headers={"Authorization": "Bearer kiosk-02:other"})
+        assert r.status_code == 403 and r.json["error"]["code"] == "kiosk_certificate_mismatch"
+        assert app.extensions["ippyo_registrar"]["ledger"].issuance_count() == 0
+        assert issue(kiosk01, pki.card()).status == 200
+
+
+def test_the_kiosks_client_and_token_flow_over_mtls(
+    app: Flask, pki: Pki, tls: dict[str, str]
+) -> None:
+    """The kiosk's own RegistrarClient with its client certificate, through obtain_token."""
+    with production_server(
+        app, tls_cert=tls["cert"], tls_key=tls["key"], client_ca=tls["kiosk_ca"]
+    ) as (url, _):
+        pinned = app.extensions["ippyo_registrar"]["signer"].public_key
+        cert = (tls["kiosk_cert"], tls["kiosk_key"])
+        kiosk = RegistrarClient(url, KIOSK, SECRET, verify=tls["ca"], client_cert=cert)
+        issued = obtain_token(ImageCard(pki.card()), kiosk, ELECTION_ID, pinned)
+        tokens.verify_token_signature(pinned, ELECTION_ID, issued.address, issued.signature)
+        posing = RegistrarClient(url, "kiosk-02", "other", verify=tls["ca"], client_cert=cert)
+        with pytest.raises(RegistrarRefused) as info:
+            posing.challenge()
+        assert info.value.code == "kiosk_certificate_mismatch"
+        with pytest.raises(RegistrarUnavailable):  # no client certificate: no handshake
+            RegistrarClient(url, KIOSK, SECRET, verify=tls["ca"]).challenge()
 
 
 def test_client_ca_needs_tls(app: Flask, tls: dict[str, str]) -> None:
