@@ -363,7 +363,11 @@ class ElectionKit:
         revote: bool = False,
         manifest: Manifest | None = None,
         rng: random.Random | None = None,
+        admin: Sender | None = None,
+        kiosk: Sender | None = None,
     ) -> None:
+        """``admin`` and ``kiosk``: funded accounts (real nodes); by default new accounts
+        funded from the embedded chain's unlocked faucet."""
         self.chain = chain
         self.registrar = registrar
         self.manifest = manifest or demo_manifest()
@@ -372,9 +376,10 @@ class ElectionKit:
             self.manifest.election_id, trustees, quorum
         )
         self.trustees = people
-        self.admin = Sender(chain, Account.create())
-        self.kiosk = Sender(chain, Account.create())
-        self._fund([self.admin.address, self.kiosk.address])
+        if admin is None or kiosk is None:
+            admin, kiosk = Sender(chain, Account.create()), Sender(chain, Account.create())
+            self._fund([admin.address, kiosk.address])
+        self.admin, self.kiosk = admin, kiosk
         nonce = chain.call(
             lambda w3: w3.eth.get_transaction_count(to_checksum_address(self.admin.address))
         )
