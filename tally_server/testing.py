@@ -28,6 +28,7 @@ from typing import Any
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 from web3 import EthereumTesterProvider, Web3
+from web3.exceptions import BlockNotFound
 from web3.types import Wei
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -157,8 +158,13 @@ class TesterBackend:
                 return self._get_logs(params[0])
             if method == "eth_getTransactionByHash":
                 return self._transaction(params[0])
-            response = self.w3.manager._make_request(method, params)  # type: ignore[arg-type]
+            try:
+                response = self.w3.manager._make_request(method, params)  # type: ignore[arg-type]
+            except BlockNotFound:
+                return None
         if "error" in response:
+            if method.startswith("eth_getBlockBy"):
+                return None  # as real nodes answer for a block they do not have
             raise RuntimeError(str(response["error"]))
         return _rpc_json(response["result"])
 
