@@ -33,7 +33,7 @@ from election.tally import EncryptedTally, combine, compute_decryption_share
 from tally_server.app import create_app
 from tally_server.config import TallyConfig
 from tally_server.db import make_engine, sessions, upgrade
-from tally_server.indexer import Indexer, counts
+from tally_server.indexer import Indexer, ParallelJudge, counts
 from tally_server.public import verified
 from tally_server.server import make_server
 from tally_server.testing import ElectionKit, TesterRpcServer, free_port
@@ -86,10 +86,46 @@ def latency(url: str, n: int) -> dict[str, float]:
     }
 
 
+def concurrent_load(urls: list[str], clients: int, seconds: float) -> dict[str, float]:
+    """``clients`` threads cycling through ``urls`` for ``seconds``: throughput and latency."""
+    times: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(offset: int) -> None:
+        session = requests.Session()
+        i = offset
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            response = session.get(urls[i % len(urls)], timeout=120)
+            took = time.perf_counter() - start
+            with lock:
+                times.append(took)
+                errors[0] += response.status_code != 200
+            i += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    times.sort()
+    return {
+        "clients": clients,
+        "requests_per_s": round(len(times) / seconds, 1),
+        "p50_ms": round(statistics.median(times) * 1000, 1),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)] * 1000, 1),
+        "errors": errors[0],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ballots", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=30, help="per page, for latency")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients under load")
+    parser.add_argument("--load-seconds", type=float, default=10.0)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--workers", type=int, default=1, help="processes checking proofs")
     args = parser.parse_args()
@@ -119,20 +155,46 @@ def main() -> None:
         upgrade(url)
         engine = make_engine(url)
         factory = sessions(engine)
-        indexer = Indexer(kit.setup, chain, factory, confirmations=0, batch_blocks=200)
+        parallel = ParallelJudge(kit.setup, args.workers) if args.workers > 1 else None
+        reading = [0.0]
+        read_casts = kit.box.cast_ballots
+
+        def timed_read(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return read_casts(*a, **k)
+            finally:
+                reading[0] += time.perf_counter() - t
+
+        indexer = Indexer(
+            kit.setup, chain, factory, confirmations=0, batch_blocks=200, judge_many=parallel
+        )
+        indexer.box.cast_ballots = timed_read  # type: ignore[method-assign]
         start = time.perf_counter()
         indexer.run(poll_seconds=0.01, once=True)
         index_s = time.perf_counter() - start
+        if parallel is not None:
+            parallel.close()
         got = counts(factory)
         emit(
             rows,
             figure="index (read + validate + store)",
             ballots=got["ballots"],
+            workers=args.workers,
             seconds=round(index_s, 1),
             per_s=round(n / index_s, 1),
             projected_200k_min=round(index_s / n * PROJECT_TO / 60, 1),
         )
-
+        own = index_s - reading[0]
+        emit(
+            rows,
+            figure="index, less reading the test chain",
+            ballots=n,
+            chain_read_s=round(reading[0], 1),
+            seconds=round(own, 1),
+            per_s=round(n / own, 1),
+            projected_200k_min=round(own / n * PROJECT_TO / 60, 1),
+        )
         config = TallyConfig(
             database_url=url,
             election_file=kit.write_setup(tmp / "setup.json"),
@@ -151,10 +213,14 @@ def main() -> None:
         app.extensions["tally_decryption"] = provider
         state = app.extensions["tally"]
         start = time.perf_counter()
-        with factory() as session:
-            v = verified(state, session, provider)
+        while True:  # above SYNC_VERIFY_BALLOTS the check runs in the background
+            with factory() as session:
+                v = verified(state, session, provider)
+            if v.current and v.done is not None:
+                break
+            time.sleep(0.1)
         verify_s = time.perf_counter() - start
-        failed = [c["name"] for c in v.checks if c["status"] != "ok"]
+        failed = [c["name"] for c in v.done.checks if c["status"] != "ok"]
         emit(
             rows,
             figure="verify + tally (record)",
@@ -203,6 +269,12 @@ def main() -> None:
                     ballots=n,
                     **latency(base + path, args.requests),
                 )
+            emit(
+                rows,
+                figure="concurrent load, all the pages above",
+                ballots=n,
+                **concurrent_load([base + p for p in pages], args.clients, args.load_seconds),
+            )
         finally:
             server.stop()
             thread.join(timeout=10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
@@ -31,15 +30,6 @@ HEALTH_COUNTERS = (
     "ballots_checked",
 )
 MAX_COUNTER = 2**31 - 1
-
-
-def json_body() -> Any:
-    if not request.is_json:
-        raise Refusal("unsupported_media_type", "Content-Type must be application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise Refusal("bad_request", "the body is not JSON")
-    return body
 
 
 @api.post("/v1/kiosks/<kiosk_id>/health")
@@ -97,7 +87,7 @@ def election() -> ResponseReturnValue:
 @public
 def ballots() -> ResponseReturnValue:
     page, per_page = public_data.page_args(request.args, tally_config().page_size)
-    status = request.args.get("status") or None
+    status = public_data.single(request.args, "status")
     with _session() as session:
         return public_data.ballots_page(session, page, per_page, status)
 
