@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
+from election.record.codec import too_deep
 from tally_server import access
 from tally_server.config import TallyConfig
 from tally_server.db import make_engine, sessions
@@ -70,7 +72,8 @@ def create_app(config: TallyConfig) -> Flask:
         SESSION_COOKIE_NAME="ippyo_tally_session",
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = BoundedJSONProvider(app)
+    app.json.ensure_ascii = False
     engine = make_engine(config.database_url)
     app.extensions[EXTENSION] = TallyState(config, engine, sessions(engine))
 
@@ -81,6 +84,7 @@ def create_app(config: TallyConfig) -> Flask:
     app.register_blueprint(observer)
     app.register_blueprint(api)
     app.register_blueprint(officials)
+    _mount_trustees(app, config)
     access.mark_endpoint(app, "static", access.Mark("public"))
 
     app.before_request(access.enforce)
@@ -89,6 +93,53 @@ def create_app(config: TallyConfig) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with nesting bounded *before* parsing. Importing py-evm (web3 does)
+    raises Python's recursion limit to 100 000, where a deeply nested body would overflow
+    the C stack and kill the server; too deep is a ``ValueError`` like any bad JSON, so
+    ``request.get_json(silent=True)`` gives ``None`` and each view names its refusal."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        text = s.decode("utf-8") if isinstance(s, bytes) else s
+        if too_deep(text):
+            raise ValueError("JSON nested too deeply")
+        return super().loads(text, **kwargs)
+
+
+def _mount_trustees(app: Flask, config: TallyConfig) -> None:
+    """The trustees' file exchange at /api/v1/trustees (docs/trustees.md), and the result it
+    decrypts for the observer pages and the API."""
+    from tally_server.trustees import views as trustee_views
+
+    app.config["TRUSTEE_DIR"] = str(config.trustee_dir)
+    app.register_blueprint(trustee_views.create_blueprint(), url_prefix="/api/v1/trustees")
+    app.extensions["tally_decryption"] = _trustee_decryption
+
+
+def _trustee_decryption(tally: Any) -> tuple[tuple[Any, ...], Any]:
+    """The trustees' verified decryption shares for exactly this encrypted tally, and the
+    counts once a quorum of them is in (else ``None``): the exchange checked every share's
+    proof against the tally the officials handed over, so it is used only if that tally is
+    the one the index sums to."""
+    from election.tally import combine
+    from tally_server.public import setup_of
+    from tally_server.trustees.exchange import ElectionFiles
+    from tally_server.trustees.exchange import Refusal as ExchangeRefusal
+
+    setup = setup_of(state())
+    election = ElectionFiles(state().config.trustee_dir / setup.context.election_id.hex())
+    try:
+        exchanged = election.load()
+    except (ExchangeRefusal, OSError):
+        return (), None
+    if exchanged.tally is None or exchanged.tally.tally != tally:
+        return (), None
+    shares = tuple(exchanged.decryptions[i] for i in sorted(exchanged.decryptions))
+    if len(shares) < setup.context.quorum:
+        return shares, None
+    return shares, combine(setup.context, tally, list(shares[: setup.context.quorum]))
 
 
 def state() -> TallyState:

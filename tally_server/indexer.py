@@ -42,7 +42,14 @@ from contracts.chain import Chain, ChainError
 from contracts.client import BallotBox
 from election.ballot import tracking_code
 from election.errors import InvalidBallot
-from election.validity import CHALLENGED, DUPLICATE_TOKEN, SUPERSEDED, CastBallot, check_cast_ballot
+from election.validity import (
+    CHALLENGED,
+    DUPLICATE_BALLOT,
+    DUPLICATE_TOKEN,
+    SUPERSEDED,
+    CastBallot,
+    check_cast_ballot,
+)
 from tally_server.db import transaction
 from tally_server.election_setup import ElectionSetup, setup_from_json
 from tally_server.models import (
@@ -134,7 +141,8 @@ def apply_token_rules(session: Session, setup: ElectionSetup, tokens: Iterable[b
 
     A ballot whose hash is a checked ballot's is ``challenged``; one invalid on its own keeps
     its code; among a token's valid ballots the first counts (or the latest, when re-voting
-    is allowed) and the others are ``duplicate_token`` (``superseded``)."""
+    is allowed) and the others are ``duplicate_token`` (``superseded``). A copy of a ballot
+    an earlier cast carried (any token) is ``duplicate_ballot``."""
     revote = setup.context.revote_allowed
     wanted = sorted(set(tokens))
     by_token: dict[bytes, list[Ballot]] = {}
@@ -153,11 +161,22 @@ def apply_token_rules(session: Session, setup: ElectionSetup, tokens: Iterable[b
                 )
             )
         )
+    first_seq: dict[bytes, int] = {}  # per hash, the first cast that carried it (any token)
+    for i in range(0, len(hashes), 500):
+        for ballot_hash, seq in session.execute(
+            select(Ballot.ballot_hash, func.min(Ballot.seq))
+            .where(Ballot.ballot_hash.in_(hashes[i : i + 500]))
+            .group_by(Ballot.ballot_hash)
+        ):
+            first_seq[bytes(ballot_hash)] = int(seq)
     for rows_list in by_token.values():
         valid = []
         for row in rows_list:
             if row.ballot_hash in checked:
                 _exclude(row, CHALLENGED, "a checked ballot's hash: its nonce is public")
+            elif first_seq.get(row.ballot_hash, row.seq) != row.seq:
+                first = first_seq[row.ballot_hash]
+                _exclude(row, DUPLICATE_BALLOT, f"a copy of the ballot cast earlier at seq {first}")
             elif row.check_code is not None:
                 _exclude(row, row.check_code, row.check_message or "")
             else:

@@ -29,6 +29,10 @@ EXCLUSION_REASONS: dict[str, tuple[str, str]] = {
         "同じ投票トークンによる2票目の票です（最初の票が有効です）",
         "a second ballot with an already used token (the first one counts)",
     ),
+    validity.DUPLICATE_BALLOT: (
+        "先に投じられた票の複製です（最初の票だけが数えられます）",
+        "a copy of a ballot cast earlier (only the first one counts)",
+    ),
     validity.SUPERSEDED: (
         "同じ投票トークンによる後の票に置き換えられました",
         "replaced by a later valid ballot with the same token",

@@ -464,10 +464,15 @@ class ElectionKit:
         *,
         corrupt: bool = False,
         token: tuple[tokens.TokenKey, bytes] | None = None,
+        copy_of: bytes | None = None,
     ) -> CastInfo:
         """Cast one ballot; ``corrupt`` flips a proof byte after encryption (a broken kiosk:
-        the contract accepts it, the tally must exclude it as ``bad_proof``)."""
-        data, plain = self.encrypt(plain)
+        the contract accepts it, the tally must exclude it as ``bad_proof``); ``copy_of``
+        casts those very ballot bytes (a copy of someone's ballot under another token)."""
+        if copy_of is not None:
+            data, plain = copy_of, None
+        else:
+            data, plain = self.encrypt(plain)
         if corrupt:
             raw = bytearray(data)
             raw[36 + 66 + 5] ^= 1

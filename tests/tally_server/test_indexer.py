@@ -93,6 +93,24 @@ def test_revote_supersedes_and_matches_the_core(
     assert {(e.seq, e.code) for e in core.excluded} == {(first.seq, "superseded")}
 
 
+def test_a_copy_of_another_tokens_ballot_is_excluded_like_the_core(
+    kit: ElectionKit, index_db: sessionmaker[Session]
+) -> None:
+    # The one-slot contract accepts a copy under another token; the rules exclude it.
+    data, _ = kit.encrypt()
+    original = kit.cast(copy_of=data)
+    kit.cast()
+    copy = kit.cast(copy_of=data)
+    indexer = make_indexer(kit, index_db, batch_blocks=1)  # original and copy in other batches
+    _catch_up(indexer)
+    status = {r.seq: (r.status, r.reason_code) for r in _rows(index_db)}
+    assert status[original.seq] == ("counted", None)
+    assert status[copy.seq] == ("excluded", "duplicate_ballot")
+    assert reason_texts("duplicate_ballot")[1].startswith("a copy of a ballot")
+    core = select_ballots(kit.context, kit.box.cast_ballots(kit.first_block))
+    assert {(e.seq, e.code) for e in core.excluded} == {(copy.seq, "duplicate_ballot")}
+
+
 def test_only_blocks_with_k_confirmations_are_indexed(
     kit: ElectionKit, index_db: sessionmaker[Session]
 ) -> None:

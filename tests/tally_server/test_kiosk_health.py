@@ -101,3 +101,25 @@ def test_not_json_is_refused(health_client: Any) -> None:
     )
     assert response.status_code == 400
     assert response.json["error"] == "bad_health_report"
+
+
+def test_deeply_nested_json_is_a_named_refusal_not_a_crash(health_client: Any) -> None:
+    # web3's py-evm raises the recursion limit to 100 000; without the app's bounded JSON
+    # provider this body overflows the C stack and kills the whole server (seen: SIGSEGV).
+    import importlib
+    import sys
+
+    importlib.import_module("eth")
+    assert sys.getrecursionlimit() >= 100_000
+    client, _ = health_client
+    response = client.post(
+        "/api/v1/kiosks/kiosk-01/health",
+        data=b"[" * 30_000 + b"]" * 30_000,  # under the 64 KB body limit
+        headers={"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "bad_health_report"
+    _, app = health_client
+    with pytest.raises(ValueError, match="nested too deeply"):
+        app.json.loads("[" * 65 + "]" * 65)  # refused before the parser recurses
+    assert app.json.loads('{"a": [[1]]}') == {"a": [[1]]}
