@@ -33,6 +33,11 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+def shown(value: dt.datetime) -> str:
+    """A time as the pages show it: UTC, to the second."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -118,7 +123,7 @@ def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[Nod
                 row.head,
                 row.peers,
                 (top - row.head) if top is not None and row.head is not None else None,
-                at.isoformat(timespec="seconds"),
+                shown(at),
                 _now() - at > NODE_STALE,
                 row.error,
             )
@@ -149,7 +154,7 @@ def disagreements(factory: sessionmaker[Session], limit: int = 50) -> list[Disag
             answers = {"detail": row.detail}
         out.append(
             Disagreement(
-                _utc(row.observed_at).isoformat(timespec="seconds"),
+                shown(row.observed_at),
                 row.kind,
                 row.height,
                 answers if isinstance(answers, dict) else {"detail": answers},
@@ -196,7 +201,7 @@ def kiosk_health(factory: sessionmaker[Session], config: TallyConfig | None) -> 
         out.append(
             KioskRow(
                 kiosk,
-                at.isoformat(timespec="seconds"),
+                shown(at),
                 _now() - at > KIOSK_STALE,
                 row.reader,
                 row.outbox_depth,
@@ -242,7 +247,7 @@ def indexer_events(factory: sessionmaker[Session], limit: int = 50) -> list[Even
         rows = list(
             session.scalars(select(IndexerEvent).order_by(IndexerEvent.id.desc()).limit(limit))
         )
-    return [EventRow(_utc(r.at).isoformat(timespec="seconds"), r.kind, r.detail) for r in rows]
+    return [EventRow(shown(r.at), r.kind, r.detail) for r in rows]
 
 
 def alert_counts(factory: sessionmaker[Session], config: TallyConfig) -> dict[str, int]:

@@ -4,9 +4,11 @@ the live server the browser tests talk to."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from tally_server.testing import ElectionKit, demo_manifest
 
 SECRET = "dashboard test secret key, 40 chars long"
 KEYSTORE_PASSWORD = "keystore password for tests"
+KIOSK_SECRETS = {"kiosk-01": "kiosk one secret", "kiosk-02": "kiosk two secret"}
 OFFICIALS = {
     "vera": ("viewer", "viewer password 1"),
     "otto": ("operator", "operator password 2"),
@@ -113,7 +116,10 @@ def election_config(
         confirmations=0,
         admin_keystore=write_keystore(tmp / "admin-keystore.json", admin),
         secret_key=SECRET,
-        kiosk_secrets={"kiosk-01": "a" * 64, "kiosk-02": "b" * 64},
+        kiosk_secrets={
+            kiosk: hashlib.sha256(secret.encode()).hexdigest()
+            for kiosk, secret in KIOSK_SECRETS.items()
+        },
         trustee_dir=tmp / "trustees",
     )
     app = create_app(config)
@@ -137,3 +143,29 @@ def live_server(config: TallyConfig) -> Iterator[str]:
         server.stop()
         thread.join(timeout=10)
         app.extensions["tally"].engine.dispose()
+
+
+def report_health(base: str, kiosk: str, **counters: int | str) -> None:
+    """A kiosk's health report, sent as the kiosk sends it (/work/iface.md)."""
+    body = {
+        "reader": "card",
+        "outbox_depth": 0,
+        "wrong_pin": 0,
+        "locked": 0,
+        "forgotten_pin": 0,
+        "refused": 0,
+        "ballots_cast": 0,
+        "ballots_checked": 0,
+        **counters,
+    }
+    request = urllib.request.Request(
+        f"{base}/api/v1/kiosks/{kiosk}/health",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {KIOSK_SECRETS[kiosk]}",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 204

@@ -28,6 +28,7 @@ from tests.tally_server.dashboard_helpers import (
     Election,
     election_config,
     live_server,
+    report_health,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -135,11 +136,16 @@ def test_official_opens_watches_turnout_and_closes(
     page.goto(server + "/officials/turnout")
     ballots = page.locator("[data-turnout-url] [data-field=ballots]")
     expect(ballots).to_have_text("0")
-    for _ in range(3):
-        kit.cast()
+    first = [kit.cast() for _ in range(3)]
     expect(ballots).to_have_text("3", timeout=30_000)  # the indexer ran, the page polled
+    expect(page.locator("[data-no-kiosk]")).to_be_visible()
+    report_health(server, "kiosk-01", ballots_cast=2, forgotten_pin=1, wrong_pin=2)
+    report_health(server, "kiosk-02", ballots_cast=1, reader="empty", outbox_depth=1)
+    expect(page.locator("[data-kiosk-rows] tr")).to_have_count(2)
+    expect(page.locator("[data-no-kiosk]")).to_be_hidden()
     kit.cast()
     kit.cast(corrupt=True)  # a broken kiosk's ballot: on chain, excluded by the tally
+    report_health(server, "kiosk-01", ballots_cast=4, forgotten_pin=3, wrong_pin=2)
     expect(ballots).to_have_text("5", timeout=30_000)
     expect(page.locator("[data-field=excluded]").first).to_have_text("1")
     last_point = page.evaluate(
@@ -147,6 +153,8 @@ def test_official_opens_watches_turnout_and_closes(
         " return d[d.length - 1]; }"
     )
     assert last_point == 5
+    kiosk_bars = page.evaluate("() => Chart.getChart('turnout-kiosk').data.datasets[0].data")
+    assert kiosk_bars == [4, 1]
     page.wait_for_timeout(500)
     page.screenshot(path=shots / "officials-turnout.png", full_page=True)
 
@@ -159,9 +167,12 @@ def test_official_opens_watches_turnout_and_closes(
     page.screenshot(path=shots / "officials-nodes.png", full_page=True)
     page.goto(server + "/officials/kiosks")
     expect(page.locator("[data-kiosk]")).to_have_count(2)
+    expect(page.locator('[data-kiosk="kiosk-01"] [data-field=forgotten_pin]')).to_have_text("3")
     page.screenshot(path=shots / "officials-kiosks.png", full_page=True)
 
+    checked_code, _ = kit.challenge()  # a voter checks a ballot before closing time
     page.goto(server + "/officials/")
+    expect(page.locator("[data-field=checked]")).to_have_text("1", timeout=30_000)
     page.fill("form[data-action=close] input[name=password]", KEYSTORE_PASSWORD)
     page.click("form[data-action=close] button[type=submit]")
     expect(page.locator("[data-phase]")).to_have_attribute("data-phase", "closed")
@@ -174,6 +185,24 @@ def test_official_opens_watches_turnout_and_closes(
     expect(admin.locator("[data-account]")).to_have_count(3)
     admin.screenshot(path=shots / "officials-accounts.png", full_page=True)
     admin.context.close()
+
+    # The public observer pages of the same election (no login), for the documentation.
+    observer = new_page(browser)
+    counted = first[0].tracking_code
+    for name, path in [
+        ("observer-index", "/"),
+        ("observer-ballots", "/ballots"),
+        ("observer-ballot", f"/ballots/{counted}"),
+        ("observer-excluded", "/excluded"),
+        ("observer-checked", "/checked"),
+        ("observer-checked-ballot", f"/checked/{checked_code}"),
+        ("observer-result", "/result"),
+        ("observer-nodes", "/nodes"),
+    ]:
+        answer = observer.goto(server + path)
+        assert answer is not None and answer.status == 200, path
+        observer.screenshot(path=shots / f"{name}.png", full_page=True)
+    observer.context.close()
     page.context.close()
     assert errors == [], errors  # no script error, no CSP violation
 
