@@ -75,6 +75,12 @@ REASONS = [
     ("chain_unavailable", 503, "ブロックチェーンのノードに接続できません", "no chain node answers"),
     ("bad_form", 400, "フォームの入力が正しくありません", "a form field is missing or invalid"),
     (
+        "bad_election_plan",
+        400,
+        "選挙の計画ファイルが正しくありません",
+        "the election plan is malformed or its key ceremony does not verify",
+    ),
+    (
         "election_already_deployed",
         409,
         "選挙はすでに配備されています",

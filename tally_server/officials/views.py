@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 
 from tally_server.access import official, public
 from tally_server.errors import Refusal
-from tally_server.officials import auth, dashboard, lifecycle
+from tally_server.officials import auth, dashboard, deploy, lifecycle
 from tally_server.officials.accounts import AccountError, authenticate, list_officials, set_disabled
 
 officials = Blueprint(
@@ -127,6 +127,7 @@ def index() -> ResponseReturnValue:
         turnout=dashboard.turnout(st.sessions),
         trustees=dashboard.trustee_progress(st.config),
         election_file=st.config.election_file,
+        deployed=st.config.election_file is not None and st.config.election_file.exists(),
         keystore=st.config.admin_keystore,
         **_common(),
     )
@@ -141,6 +142,22 @@ def election_action(action: str) -> ResponseReturnValue:
     done = {"open": ("投票を開始しました", "the election is open"),
             "close": ("投票を終了しました", "the election is closed")}[action]  # fmt: skip
     flash(f"{done[0]} / {done[1]} (admin {address})")
+    return redirect(url_for("officials.index"))
+
+
+@officials.post("/election/deploy")
+@official("admin")
+def election_deploy() -> ResponseReturnValue:
+    upload = request.files.get("plan")
+    if upload is None:
+        raise Refusal("bad_form", "the election plan file is required")
+    setup = deploy.deploy(
+        _state().config, upload.read(deploy.MAX_PLAN + 1), request.form.get("password", "")
+    )
+    flash(
+        f"BallotBox を配備しました / the BallotBox is deployed at {setup.contract_hex} "
+        f"(block {setup.first_block}); 索引プロセスを起動してください / start ippyo tally index"
+    )
     return redirect(url_for("officials.index"))
 
 

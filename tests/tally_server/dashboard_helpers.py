@@ -18,6 +18,8 @@ from cheroot import wsgi
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.types import Wei
 
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, predict_address
@@ -169,3 +171,20 @@ def report_health(base: str, kiosk: str, **counters: int | str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 204
+
+
+def fund(chain: Chain, addresses: list[str]) -> None:
+    """Ether for accounts from the tester's unlocked account (served over JSON-RPC)."""
+
+    def go(w3: Web3) -> None:
+        for address in addresses:
+            tx = w3.eth.send_transaction(
+                {
+                    "from": w3.eth.accounts[0],
+                    "to": to_checksum_address(address),
+                    "value": Wei(10**21),
+                }
+            )
+            w3.eth.wait_for_transaction_receipt(tx)
+
+    chain.call(go)
