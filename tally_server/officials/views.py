@@ -119,7 +119,7 @@ def logout() -> ResponseReturnValue:
 @official("viewer")
 def index() -> ResponseReturnValue:
     st = _state()
-    phase = lifecycle.read_phase(st.config)
+    phase = lifecycle.cached_phase(st.cache, st.config)
     return render_template(
         "officials/index.html",
         phase=phase,
@@ -138,7 +138,12 @@ def index() -> ResponseReturnValue:
 def election_action(action: str) -> ResponseReturnValue:
     if action not in ("open", "close"):
         raise Refusal("not_found", f"no election action {action!r}")
-    address = lifecycle.transact(_state().config, action, request.form.get("password", ""))
+    st = _state()
+    st.cache.pop(lifecycle.PHASE_CACHE, None)
+    try:
+        address = lifecycle.transact(st.config, action, request.form.get("password", ""))
+    finally:
+        st.cache.pop(lifecycle.PHASE_CACHE, None)
     done = {"open": ("投票を開始しました", "the election is open"),
             "close": ("投票を終了しました", "the election is closed")}[action]  # fmt: skip
     flash(f"{done[0]} / {done[1]} (admin {address})")
@@ -148,12 +153,16 @@ def election_action(action: str) -> ResponseReturnValue:
 @officials.post("/election/deploy")
 @official("admin")
 def election_deploy() -> ResponseReturnValue:
+    st = _state()
     upload = request.files.get("plan")
     if upload is None:
         raise Refusal("bad_form", "the election plan file is required")
-    setup = deploy.deploy(
-        _state().config, upload.read(deploy.MAX_PLAN + 1), request.form.get("password", "")
-    )
+    try:
+        setup = deploy.deploy(
+            st.config, upload.read(deploy.MAX_PLAN + 1), request.form.get("password", "")
+        )
+    finally:
+        st.cache.pop(lifecycle.PHASE_CACHE, None)
     flash(
         f"BallotBox を配備しました / the BallotBox is deployed at {setup.contract_hex} "
         f"(block {setup.first_block}); 索引プロセスを起動してください / start ippyo tally index"

@@ -31,6 +31,7 @@ from tally_server.config import TallyConfig
 from tally_server.db import upgrade
 from tally_server.election_setup import ElectionSetup
 from tally_server.officials import accounts
+from tally_server.officials.deploy import plan_to_json
 from tally_server.server import make_server
 from tally_server.testing import ElectionKit, demo_manifest
 
@@ -188,3 +189,15 @@ def fund(chain: Chain, addresses: list[str]) -> None:
             w3.eth.wait_for_transaction_receipt(tx)
 
     chain.call(go)
+
+
+def make_plan(registrar: blind_rsa.RSAPrivateKey, kiosks: list[str], quorum: int = 2) -> bytes:
+    """An election plan for the demo manifest: a real 3-trustee ceremony, the registrar's key."""
+    manifest = demo_manifest()
+    _, announcements, shares, complaints, ceremony = run_ceremony(manifest.election_id, 3, quorum)
+    # A setup with a placeholder chain: only its chain-free fields go into the plan.
+    context = ElectionContext(
+        manifest, 3, quorum, ceremony.joint_public_key, registrar.public_key, 1, bytes(20), False
+    )
+    setup = ElectionSetup(context, 0, tuple(announcements), tuple(shares), tuple(complaints))
+    return plan_to_json(setup, kiosks)

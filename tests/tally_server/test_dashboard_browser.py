@@ -12,14 +12,18 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from contracts.client import Phase
+from contracts.chain import Chain
+from contracts.client import BallotBox, Phase
 from election.primitives import blind_rsa
 from tally_server.db import make_engine, sessions
+from tally_server.election_setup import load_setup
 from tally_server.testing import TesterRpcServer
 from tests.tally_server.conftest import make_indexer
 from tests.tally_server.dashboard_helpers import (
@@ -27,8 +31,11 @@ from tests.tally_server.dashboard_helpers import (
     OFFICIALS,
     Election,
     election_config,
+    fund,
     live_server,
+    make_plan,
     report_health,
+    write_keystore,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -261,3 +268,38 @@ def test_login_and_csrf_are_enforced_in_the_browser(
     expect(other).to_have_url(server + "/officials/login")
     page.context.close()
     other.context.close()
+
+
+def test_admin_deploys_from_an_election_plan(
+    browser: Browser,
+    rpc: TesterRpcServer,
+    registrar_key: blind_rsa.RSAPrivateKey,
+    tmp_path: Path,
+    election: Election,
+    shots: Path,
+) -> None:
+    chain = Chain.connect([rpc.url])
+    admin, kiosk = Account.create(), Account.create()
+    fund(chain, [admin.address, kiosk.address])
+    plan = tmp_path / "election-plan.json"
+    plan.write_bytes(make_plan(registrar_key, [kiosk.address]))
+    config = replace(
+        election.config,
+        election_file=tmp_path / "new" / "election-setup.json",
+        admin_keystore=write_keystore(tmp_path / "new-admin.json", admin),
+    )
+    with live_server(config) as base:
+        page = new_page(browser)
+        log_in(page, base, "ada")
+        expect(page.locator("[data-phase]")).to_have_attribute("data-phase", "undeployed")
+        page.set_input_files("form[data-action=deploy] input[name=plan]", str(plan))
+        page.fill("form[data-action=deploy] input[name=password]", KEYSTORE_PASSWORD)
+        page.screenshot(path=shots / "officials-deploy.png", full_page=True)
+        page.click("form[data-action=deploy] button[type=submit]")
+        expect(page.locator(".flash")).to_contain_text("the BallotBox is deployed at")
+        expect(page.locator("[data-phase]")).to_have_attribute("data-phase", "setup")
+        assert config.election_file is not None
+        setup = load_setup(config.election_file)
+        assert BallotBox(chain, setup.contract_hex).phase() == Phase.SETUP
+        expect(page.locator("form[data-action=open]")).to_be_visible()
+        page.context.close()

@@ -62,6 +62,12 @@ def test_open_and_close_with_the_keystore(election: Election) -> None:
     client = app.test_client()
     token = logged_in(client, "otto")
     assert phase_on_page(client) == "setup"
+    page = client.get("/officials/").text
+    assert 'data-action="open"' in page and 'data-action="close"' in page
+    assert 'data-action="deploy"' not in page  # deployed already
+    viewer = app.test_client()
+    logged_in(viewer, "vera")
+    assert "data-action=" not in viewer.get("/officials/").text  # a viewer sees no action
     wrong = client.post(
         "/officials/election/open",
         data={"csrf_token": token, "password": "not the password"},

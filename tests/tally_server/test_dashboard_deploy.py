@@ -17,36 +17,24 @@ from flask.testing import FlaskClient
 
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, Phase
-from election.context import ElectionContext
 from election.errors import ElectionError
-from election.keyceremony import run_ceremony
 from election.primitives import blind_rsa
 from tally_server.app import create_app
 from tally_server.config import TallyConfig
 from tally_server.db import upgrade
-from tally_server.election_setup import ElectionSetup, load_setup
+from tally_server.election_setup import load_setup
 from tally_server.officials import accounts
-from tally_server.officials.deploy import plan_from_json, plan_to_json
-from tally_server.testing import ElectionKit, TesterRpcServer, demo_manifest
+from tally_server.officials.deploy import plan_from_json
+from tally_server.testing import ElectionKit, TesterRpcServer
 from tests.tally_server.conftest import make_indexer
 from tests.tally_server.dashboard_helpers import (
     KEYSTORE_PASSWORD,
     OFFICIALS,
     SECRET,
     fund,
+    make_plan,
     write_keystore,
 )
-
-
-def make_plan(registrar: blind_rsa.RSAPrivateKey, kiosks: list[str], quorum: int = 2) -> bytes:
-    manifest = demo_manifest()
-    _, announcements, shares, complaints, ceremony = run_ceremony(manifest.election_id, 3, quorum)
-    # A setup with a placeholder chain: only its chain-free fields go into the plan.
-    context = ElectionContext(
-        manifest, 3, quorum, ceremony.joint_public_key, registrar.public_key, 1, bytes(20), False
-    )
-    setup = ElectionSetup(context, 0, tuple(announcements), tuple(shares), tuple(complaints))
-    return plan_to_json(setup, kiosks)
 
 
 @pytest.fixture

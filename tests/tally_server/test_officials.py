@@ -160,7 +160,7 @@ def test_roles(officials_app: Flask) -> None:
     assert act.status_code == 403 and refusal_code(act.text) == "forbidden"
     operator = officials_app.test_client()
     assert login(operator, "otto") == 302
-    assert "Keystore password" in operator.get("/officials/").text
+    assert 'data-phase="undeployed"' in operator.get("/officials/").text
     assert operator.get("/officials/accounts").status_code == 403
     token = token_of(operator, "/officials/")
     act = operator.post(
@@ -293,6 +293,7 @@ def test_cli_add_official(config: TallyConfig, tmp_path: object) -> None:
         assert login(client, "carol", "a long enough password") == 302
         assert login(app.test_client(), "erin", "prompted password 1") == 401
         assert login(app.test_client(), "erin", "changed password 22") == 302
-        assert "Keystore password" in client.get("/officials/").text  # operator
+        assert "otto" not in client.get("/officials/").text
+        assert "carol（操作" in client.get("/officials/").text  # an operator
     finally:
         app.extensions["tally"].engine.dispose()
