@@ -3,19 +3,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tally_server.app import create_app
 from tally_server.cli import tally
 from tally_server.config import TallyConfig
+from tally_server.db import transaction, upgrade
 from tally_server.officials import accounts
 from tally_server.officials.models import LoginAttempt, Official
 
@@ -295,5 +298,32 @@ def test_cli_add_official(config: TallyConfig, tmp_path: object) -> None:
         assert login(app.test_client(), "erin", "changed password 22") == 302
         assert "otto" not in client.get("/officials/").text
         assert "carol（操作" in client.get("/officials/").text  # an operator
+    finally:
+        app.extensions["tally"].engine.dispose()
+
+
+def test_login_and_rate_limit_on_each_database(database_url: str, tmp_path: Path) -> None:
+    """The attempts are counted in SQLite and PostgreSQL alike; old attempts are pruned."""
+    upgrade(database_url)
+    app = create_app(
+        TallyConfig(database_url=database_url, secret_key=SECRET, trustee_dir=tmp_path / "t")
+    )
+    app.testing = False
+    factory = app.extensions["tally"].sessions
+    try:
+        accounts.add_official(factory, "ada", PASSWORDS["ada"], "admin")
+        with transaction(factory) as session:  # an attempt from long ago
+            session.add(
+                LoginAttempt(
+                    at=accounts.now() - dt.timedelta(days=40), username="ada", client="x", ok=False
+                )
+            )
+        client = app.test_client()
+        assert login(client, "ada") == 302
+        with factory() as session:
+            assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 1
+        for _ in range(accounts.MAX_FAILURES_PER_USERNAME):
+            assert login(client, "ada", "wrong password") == 401
+        assert login(client, "ada") == 429
     finally:
         app.extensions["tally"].engine.dispose()
