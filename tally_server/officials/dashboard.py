@@ -5,6 +5,7 @@ and the JSON endpoint serves it to the page's script."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -273,7 +274,7 @@ def alert_counts(factory: sessionmaker[Session], config: TallyConfig) -> dict[st
 def trustee_progress(config: TallyConfig) -> dict[str, Any] | None:
     """The trustee exchange's progress, if that blueprint is installed (else ``None``)."""
     try:
-        from tally_server import trustees  # type: ignore[attr-defined, unused-ignore]
+        trustees = importlib.import_module("tally_server.trustees")
     except ImportError:
         return None
     progress = getattr(trustees, "progress", None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
+import types
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -327,3 +329,59 @@ def test_login_and_rate_limit_on_each_database(database_url: str, tmp_path: Path
         assert login(client, "ada") == 429
     finally:
         app.extensions["tally"].engine.dispose()
+
+
+def test_trustee_progress_is_shown_when_the_exchange_is_installed(
+    officials_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trustee exchange (tally_server/trustees, another part) is mounted by the lead; here
+    only its agreed interface ``progress(config) -> dict`` stands in, with its documented shape."""
+    client = officials_app.test_client()
+    assert login(client, "vera") == 302
+    monkeypatch.setitem(sys.modules, "tally_server.trustees", None)  # not importable
+    assert "The trustee exchange is not installed" in client.get("/officials/").text
+    answer = {
+        "elections": [
+            {
+                "election_id": "ab" * 32,
+                "name": {"ja": "つくば市長選挙", "en": "Tsukuba mayoral election"},
+                "trustees": 3,
+                "quorum": 2,
+                "phase": "decrypt",
+                "announced": [1, 2, 3],
+                "dealt": [1, 2, 3],
+                "complained": [1, 2, 3],
+                "complaints": 0,
+                "qualified": [1, 2, 3],
+                "joint_public_key": "02" + "cd" * 32,
+                "ceremony_error": None,
+                "tally_ready": True,
+                "ballot_count": 1234,
+                "decrypted": [2],
+                "result": None,
+            }
+        ]
+    }
+    seen: list[object] = []
+
+    def progress(config: object) -> dict[str, object]:
+        seen.append(config)
+        return answer
+
+    monkeypatch.setitem(
+        sys.modules, "tally_server.trustees", types.SimpleNamespace(progress=progress)
+    )
+    page = client.get("/officials/").text
+    assert seen and getattr(seen[0], "secret_key", None) == SECRET  # the typed config
+    assert 'data-trustee-election="' + "ab" * 32 in page
+    assert "復号中" in page and "1234" in page and "1/2" in page
+    assert "announced</span> 3/3" in page
+
+    def broken(config: object) -> dict[str, object]:
+        raise OSError("trustee_dir unreadable")
+
+    monkeypatch.setitem(
+        sys.modules, "tally_server.trustees", types.SimpleNamespace(progress=broken)
+    )
+    page = client.get("/officials/")
+    assert page.status_code == 200 and "OSError: trustee_dir unreadable" in page.text
