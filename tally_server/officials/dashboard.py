@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,39 @@ def shown(value: dt.datetime) -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+TURNOUT_CACHE = "officials_turnout"
+_turnout_lock = threading.Lock()
+
+
+def _index_version(factory: sessionmaker[Session]) -> tuple[Any, ...]:
+    """Changes whenever the index or a kiosk report changes (a batch added, or rolled back and
+    read again: a new ``indexed_at``); cheap (index lookups only)."""
+    with factory() as session:
+        batches = session.execute(
+            select(func.count(), func.max(IndexedBatch.id), func.max(IndexedBatch.indexed_at))
+        ).one()
+        kiosks = session.scalar(select(func.max(KioskHealth.id)))
+    return (*batches, kiosks)
+
+
+def cached_turnout(cache: dict[str, Any], factory: sessionmaker[Session]) -> dict[str, Any]:
+    """:func:`turnout`, computed again only when the index changed: every official's page polls
+    it every few seconds, and the index changes at most once per indexer batch."""
+    version = _index_version(factory)
+    hit = cache.get(TURNOUT_CACHE)
+    if isinstance(hit, tuple) and hit[0] == version:
+        cached: dict[str, Any] = hit[1]
+        return cached
+    with _turnout_lock:  # one computation at a time; the others wait and reuse it
+        hit = cache.get(TURNOUT_CACHE)
+        if isinstance(hit, tuple) and hit[0] == version:
+            again: dict[str, Any] = hit[1]
+            return again
+        value = turnout(factory)
+        cache[TURNOUT_CACHE] = (version, value)
+        return value
 
 
 def turnout(factory: sessionmaker[Session]) -> dict[str, Any]:

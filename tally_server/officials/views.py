@@ -78,6 +78,11 @@ def _refused_here(exc: Refusal) -> ResponseReturnValue:
     return _refused(exc)
 
 
+def _turnout() -> dict[str, Any]:
+    st = _state()
+    return dashboard.cached_turnout(st.cache, st.sessions)
+
+
 def _common() -> dict[str, Any]:
     st = _state()
     return {
@@ -124,7 +129,7 @@ def index() -> ResponseReturnValue:
         "officials/index.html",
         phase=phase,
         phase_name=lifecycle.PHASE_NAMES.get(phase) if phase is not None else None,
-        turnout=dashboard.turnout(st.sessions),
+        turnout=dashboard.cached_turnout(st.cache, st.sessions),
         trustees=dashboard.trustee_progress(st.config),
         election_file=st.config.election_file,
         deployed=st.config.election_file is not None and st.config.election_file.exists(),
@@ -173,15 +178,13 @@ def election_deploy() -> ResponseReturnValue:
 @officials.get("/turnout")
 @official("viewer")
 def turnout_page() -> ResponseReturnValue:
-    return render_template(
-        "officials/turnout.html", turnout=dashboard.turnout(_state().sessions), **_common()
-    )
+    return render_template("officials/turnout.html", turnout=_turnout(), **_common())
 
 
 @officials.get("/data/turnout.json")
 @official("viewer")
 def turnout_data() -> ResponseReturnValue:
-    return jsonify(dashboard.turnout(_state().sessions))
+    return jsonify(_turnout())
 
 
 @officials.get("/nodes")
