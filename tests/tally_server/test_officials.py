@@ -385,3 +385,24 @@ def test_trustee_progress_is_shown_when_the_exchange_is_installed(
     )
     page = client.get("/officials/")
     assert page.status_code == 200 and "OSError: trustee_dir unreadable" in page.text
+
+
+def test_every_officials_post_needs_the_csrf_token(officials_app: Flask) -> None:
+    """Whatever POST view the blueprint has (now or later), a logged-in admin without the token
+    is refused before the view runs."""
+    client = officials_app.test_client()
+    assert login(client, "ada") == 302
+    posts = [
+        rule
+        for rule in officials_app.url_map.iter_rules()
+        if rule.endpoint.startswith("officials.") and "POST" in (rule.methods or set())
+    ]
+    assert len(posts) >= 5  # login, logout, deploy, open/close, accounts
+    for rule in posts:
+        path = rule.rule
+        for name in rule.arguments:
+            path = re.sub(rf"<(?:[a-z]+:)?{name}>", "1" if name == "official_id" else "open", path)
+        answer = client.post(path, data={"password": "x"}, headers={"Accept": "application/json"})
+        assert answer.status_code == 400 and answer.json is not None, path
+        assert answer.json["error"] == "csrf_token_missing", path
+    assert client.get("/officials/").status_code == 200  # nothing happened: still logged in
