@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 
@@ -60,14 +59,15 @@ def serve(config_path: Path | None, host: str, port: int) -> None:
     server = make_server(create_app(cfg), cfg, host, port)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        server.stop()
-        sys.exit(0)
+        raise KeyboardInterrupt  # cheroot's safe_start stops cleanly on it
 
     signal.signal(signal.SIGTERM, stop)
     scheme = "https" if cfg.tls_cert else "http"
     click.echo(f"ippyo tally serving on {scheme}://{host}:{server.bind_addr[1]}", err=True)
     try:
         server.safe_start()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
     finally:
         server.stop()
 

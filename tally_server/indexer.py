@@ -424,6 +424,17 @@ class Indexer:
                 log.warning("chain unavailable: %s", exc)
                 self._event("chain_error", str(exc))
                 taken = 0
+            except Exception as exc:
+                # A node's RPC error, a database restart...: log it, say so on the dashboard,
+                # and try again (the batch in flight was rolled back). In --once mode, stop.
+                if once:
+                    raise
+                log.exception("indexing step failed; retrying")
+                try:
+                    self._event("error", f"{type(exc).__name__}: {exc}")
+                except Exception:
+                    log.exception("cannot record the error either")
+                taken = 0
             if taken:
                 continue
             if once:

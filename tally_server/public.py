@@ -77,10 +77,22 @@ def parse_code(code: str) -> bytes:
         raise Refusal("bad_tracking_code", str(exc)) from exc
 
 
+def single(args: Any, name: str) -> str | None:
+    """A query parameter given at most once and not empty (else ``bad_parameter``)."""
+    values = args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise Refusal("bad_parameter", f"{name}: given more than once")
+    if values[0] == "":
+        raise Refusal("bad_parameter", f"{name}: empty")
+    return str(values[0])
+
+
 def page_args(args: Any, default_per_page: int) -> tuple[int, int]:
     def number(name: str, default: int, high: int) -> int:
-        raw = args.get(name)
-        if raw is None or raw == "":
+        raw = single(args, name)
+        if raw is None:
             return default
         if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
             raise Refusal("bad_parameter", f"{name}: must be a whole number")

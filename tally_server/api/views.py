@@ -97,7 +97,7 @@ def election() -> ResponseReturnValue:
 @public
 def ballots() -> ResponseReturnValue:
     page, per_page = public_data.page_args(request.args, tally_config().page_size)
-    status = request.args.get("status") or None
+    status = public_data.single(request.args, "status")
     with _session() as session:
         return public_data.ballots_page(session, page, per_page, status)
 

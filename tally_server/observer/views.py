@@ -43,7 +43,7 @@ def index() -> ResponseReturnValue:
 @public
 def ballots() -> ResponseReturnValue:
     page, per_page = data.page_args(request.args, tally_config().page_size)
-    status = request.args.get("status") or None
+    status = data.single(request.args, "status")
     with _session() as session:
         listing = data.ballots_page(session, page, per_page, status)
     return render_template(
@@ -54,7 +54,7 @@ def ballots() -> ResponseReturnValue:
 @observer.get("/ballots/lookup")
 @public
 def lookup() -> ResponseReturnValue:
-    code = (request.args.get("code") or "").strip()
+    code = (data.single(request.args, "code") or "").strip()
     digest = data.parse_code(code)  # a named refusal for anything that is not a code
     return redirect(url_for("observer.ballot", code=tracking_code(digest)), code=303)
 

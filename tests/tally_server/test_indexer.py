@@ -14,7 +14,13 @@ from contracts.chain import Chain
 from election.primitives import blind_rsa
 from election.validity import select_ballots
 from tally_server.indexer import Indexer, IndexerError, ParallelJudge, counts, judge
-from tally_server.models import Ballot, CheckedBallot, IndexerEvent, NodeDisagreement
+from tally_server.models import (
+    Ballot,
+    CheckedBallot,
+    IndexerEvent,
+    NodeDisagreement,
+    NodeObservation,
+)
 from tally_server.reasons import reason_texts
 from tally_server.testing import ElectionKit, TesterBackend, TesterRpcServer
 
@@ -217,3 +223,28 @@ def test_parallel_checking_gives_the_same_verdicts(kit: ElectionKit) -> None:
     alone = [judge(kit.setup, c) for c in casts]
     assert together == alone
     assert [v.code for v in together].count("bad_proof") == 2
+
+
+def test_a_node_down_is_survived(
+    rpc: TesterRpcServer, kit: ElectionKit, index_db: sessionmaker[Session]
+) -> None:
+    kit.cast()
+    with TesterRpcServer(rpc.backend) as doomed:
+        indexer = make_indexer(kit, index_db, [doomed.url, rpc.url])
+        doomed.stop()  # the first node dies: reads fail over to the second
+        _catch_up(indexer)
+        indexer.observe_nodes()
+    assert counts(index_db)["ballots"] == 1
+    with index_db() as session:
+        rows = session.scalars(select(NodeObservation).order_by(NodeObservation.id)).all()
+    assert [(r.url, r.ok) for r in rows[-2:]] == [(doomed.url, False), (rpc.url, True)]
+
+    with TesterRpcServer(rpc.backend) as alone:
+        only = make_indexer(kit, index_db, [alone.url])
+        alone.stop()
+        kit.cast()
+        _catch_up(only)  # no node answers: recorded, not a crash
+    with index_db() as session:
+        kinds = session.scalars(select(IndexerEvent.kind)).all()
+    assert "chain_error" in kinds
+    assert counts(index_db)["ballots"] == 1
