@@ -24,6 +24,7 @@ from tally_server.models import (
     NodeDisagreement,
     NodeObservation,
 )
+from tally_server.reasons import reason_texts
 
 MAX_POINTS = 240
 """The turnout curve is thinned to at most this many points."""
@@ -262,6 +263,8 @@ class ExcludedRow:
     tracking_code: str
     reason_code: str | None
     reason_message: str | None
+    reason_ja: str
+    reason_en: str
 
 
 def excluded_ballots(factory: sessionmaker[Session], limit: int = 200) -> list[ExcludedRow]:
@@ -272,7 +275,7 @@ def excluded_ballots(factory: sessionmaker[Session], limit: int = 200) -> list[E
             .order_by(Ballot.seq.desc())
             .limit(limit)
         ).all()
-    return [ExcludedRow(int(s), str(t), rc, rm) for s, t, rc, rm in rows]
+    return [ExcludedRow(int(s), str(t), rc, rm, *reason_texts(rc or "")) for s, t, rc, rm in rows]
 
 
 @dataclass(frozen=True)
