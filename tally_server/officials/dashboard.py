@@ -133,6 +133,24 @@ class NodeRow:
     observed_at: str | None
     stale: bool
     error: str | None
+    disagrees: bool = False
+    """The node's answer differed from the others' in a recent disagreement (the minority's,
+    or every node's when there is no majority)."""
+
+
+DISAGREEMENT_RECENT = dt.timedelta(minutes=10)
+
+
+def _odd_ones_out(answers: dict[str, Any]) -> set[str]:
+    """The nodes whose answer is not the majority's; all of them if no answer has a majority."""
+    tally: dict[str, int] = {}
+    for value in answers.values():
+        tally[json.dumps(value)] = tally.get(json.dumps(value), 0) + 1
+    best = max(tally.values(), default=0)
+    winners = [v for v, n in tally.items() if n == best]
+    if len(winners) != 1 or best * 2 <= len(answers):
+        return set(answers)
+    return {url for url, value in answers.items() if json.dumps(value) != winners[0]}
 
 
 def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[NodeRow]:
@@ -147,6 +165,17 @@ def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[Nod
         rows = list(
             session.scalars(select(NodeObservation).join(latest, NodeObservation.id == latest.c.id))
         )
+        last = session.scalar(
+            select(NodeDisagreement).order_by(NodeDisagreement.id.desc()).limit(1)
+        )
+    flagged: set[str] = set()
+    if last is not None and _now() - _utc(last.observed_at) <= DISAGREEMENT_RECENT:
+        try:
+            answers = json.loads(last.detail)
+        except ValueError:
+            answers = {}
+        if isinstance(answers, dict):
+            flagged = _odd_ones_out(answers)
     by_url = {row.url: row for row in rows}
     heads = [row.head for row in rows if row.ok and row.head is not None]
     top = max(heads) if heads else None
@@ -154,7 +183,7 @@ def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[Nod
     for url in list(config.rpc_urls) + sorted(set(by_url) - set(config.rpc_urls)):
         row = by_url.get(url)
         if row is None:
-            out.append(NodeRow(url, None, None, None, None, None, True, None))
+            out.append(NodeRow(url, None, None, None, None, None, True, None, url in flagged))
             continue
         at = _utc(row.observed_at)
         out.append(
@@ -167,6 +196,7 @@ def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[Nod
                 shown(at),
                 _now() - at > NODE_STALE,
                 row.error,
+                url in flagged,
             )
         )
     return out
