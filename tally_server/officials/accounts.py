@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tally_server.db import transaction
-from tally_server.officials.models import ROLES, LoginAttempt, Official
+from tally_server.officials.models import ROLES, LoginAttempt, Official, OfficialAction
 
 USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIN_PASSWORD = 12
@@ -179,3 +179,22 @@ def authenticate(
     if not ok or row is None:
         raise AccountError("bad_login", "unknown username, wrong password or disabled account")
     return OfficialInfo(row.id, row.username, row.role)
+
+
+def record_action(
+    factory: sessionmaker[Session], username: str, action: str, ok: bool, detail: str
+) -> None:
+    """Add to the audit trail (never a password: callers pass codes and addresses)."""
+    with transaction(factory) as session:
+        session.add(
+            OfficialAction(
+                at=now(), username=username[:64], action=action[:32], ok=ok, detail=detail[:2000]
+            )
+        )
+
+
+def recent_actions(factory: sessionmaker[Session], limit: int = 100) -> list[OfficialAction]:
+    with factory() as session:
+        return list(
+            session.scalars(select(OfficialAction).order_by(OfficialAction.id.desc()).limit(limit))
+        )

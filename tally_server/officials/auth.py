@@ -22,6 +22,7 @@ from wtforms.validators import ValidationError
 from tally_server import access
 from tally_server.errors import Refusal, register_reason
 from tally_server.officials.accounts import OfficialInfo, active_official, role_allows
+from tally_server.officials.dashboard import shown
 
 SESSION_HOURS = 8
 SESSION_KEY = "official_id"
@@ -97,6 +98,7 @@ def install(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_FIELD_NAME", "csrf_token")
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=SESSION_HOURS))
     app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.globals["shown"] = shown
     access.set_official_check(app, official_check)
     access.mark_endpoint(app, "officials.static", access.Mark("public"))
 

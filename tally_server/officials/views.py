@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -23,7 +24,16 @@ from flask.typing import ResponseReturnValue
 from tally_server.access import official, public
 from tally_server.errors import Refusal
 from tally_server.officials import auth, dashboard, deploy, lifecycle
-from tally_server.officials.accounts import AccountError, authenticate, list_officials, set_disabled
+from tally_server.officials.accounts import (
+    AccountError,
+    authenticate,
+    list_officials,
+    recent_actions,
+    record_action,
+    set_disabled,
+)
+
+T = TypeVar("T")
 
 officials = Blueprint(
     "officials",
@@ -76,6 +86,20 @@ def _refused_here(exc: Refusal) -> ResponseReturnValue:
     if exc.code == "login_required" and request.method == "GET" and not wants_json():
         return redirect(url_for("officials.login", next=request.full_path.rstrip("?")))
     return _refused(exc)
+
+
+def _audited(action: str, run: Callable[[], T], describe: Callable[[T], str]) -> T:
+    """Run an official's action and record it (and its refusal's code) in the audit trail."""
+    me = auth.current_official()
+    who = me.username if me is not None else "?"
+    factory = _state().sessions
+    try:
+        result = run()
+    except Refusal as exc:
+        record_action(factory, who, action, False, f"{exc.code}: {exc.detail}"[:500])
+        raise
+    record_action(factory, who, action, True, describe(result))
+    return result
 
 
 def _turnout() -> dict[str, Any]:
@@ -131,6 +155,7 @@ def index() -> ResponseReturnValue:
         phase_name=lifecycle.PHASE_NAMES.get(phase) if phase is not None else None,
         turnout=dashboard.cached_turnout(st.cache, st.sessions),
         trustees=dashboard.trustee_progress(st.config),
+        actions=recent_actions(st.sessions, 5),
         election_file=st.config.election_file,
         deployed=st.config.election_file is not None and st.config.election_file.exists(),
         keystore=st.config.admin_keystore,
@@ -146,7 +171,11 @@ def election_action(action: str) -> ResponseReturnValue:
     st = _state()
     st.cache.pop(lifecycle.PHASE_CACHE, None)
     try:
-        address = lifecycle.transact(st.config, action, request.form.get("password", ""))
+        address = _audited(
+            action,
+            lambda: lifecycle.transact(st.config, action, request.form.get("password", "")),
+            lambda signer: f"signed by {signer}",
+        )
     finally:
         st.cache.pop(lifecycle.PHASE_CACHE, None)
     done = {"open": ("投票を開始しました", "the election is open"),
@@ -163,8 +192,11 @@ def election_deploy() -> ResponseReturnValue:
     if upload is None:
         raise Refusal("bad_form", "the election plan file is required")
     try:
-        setup = deploy.deploy(
-            st.config, upload.read(deploy.MAX_PLAN + 1), request.form.get("password", "")
+        plan = upload.read(deploy.MAX_PLAN + 1)
+        setup = _audited(
+            "deploy",
+            lambda: deploy.deploy(st.config, plan, request.form.get("password", "")),
+            lambda done: f"BallotBox {done.contract_hex} at block {done.first_block}",
         )
     finally:
         st.cache.pop(lifecycle.PHASE_CACHE, None)
@@ -225,7 +257,10 @@ def alerts() -> ResponseReturnValue:
 @official("admin")
 def accounts() -> ResponseReturnValue:
     return render_template(
-        "officials/accounts.html", accounts=list_officials(_state().sessions), **_common()
+        "officials/accounts.html",
+        accounts=list_officials(_state().sessions),
+        actions=recent_actions(_state().sessions),
+        **_common(),
     )
 
 
@@ -237,8 +272,13 @@ def account_action(official_id: int, action: str) -> ResponseReturnValue:
     me = auth.current_official()
     if me is not None and me.id == official_id and action == "disable":
         raise Refusal("bad_form", "you cannot disable your own account")
-    try:
-        set_disabled(_state().sessions, official_id, action == "disable")
-    except AccountError as exc:
-        raise Refusal("not_found", str(exc)) from exc
+
+    def run() -> int:
+        try:
+            set_disabled(_state().sessions, official_id, action == "disable")
+        except AccountError as exc:
+            raise Refusal("not_found", str(exc)) from exc
+        return official_id
+
+    _audited(action, run, lambda target: f"account #{target}")
     return redirect(url_for("officials.accounts"))

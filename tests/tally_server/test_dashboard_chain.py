@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from contracts.client import Phase
 from election.primitives import blind_rsa
 from tally_server.app import create_app
+from tally_server.officials.accounts import recent_actions
 from tally_server.officials.dashboard import _odd_ones_out
 from tally_server.testing import TesterRpcServer
 from tests.tally_server.conftest import make_indexer
@@ -100,6 +101,21 @@ def test_open_and_close_with_the_keystore(election: Election) -> None:
         "/officials/election/tally", data={"csrf_token": token, "password": KEYSTORE_PASSWORD}
     )
     assert bogus.status_code == 404
+    # The audit trail: who did what, refusals by code, never a password.
+    trail = recent_actions(app.extensions["tally"].sessions)
+    assert [(a.username, a.action, a.ok) for a in reversed(trail)] == [
+        ("otto", "open", False),
+        ("otto", "open", True),
+        ("otto", "open", False),
+        ("otto", "close", True),
+    ]
+    assert trail[-1].detail.startswith("bad_keystore_password")
+    assert trail[1].detail.startswith("chain_refused")
+    assert all(
+        KEYSTORE_PASSWORD not in a.detail and "not the password" not in a.detail for a in trail
+    )
+    overview = client.get("/officials/").text
+    assert overview.count("data-action-log=") == 4
     app.extensions["tally"].engine.dispose()
 
 

@@ -24,6 +24,7 @@ from tally_server.config import TallyConfig
 from tally_server.db import upgrade
 from tally_server.election_setup import load_setup
 from tally_server.officials import accounts
+from tally_server.officials.accounts import recent_actions
 from tally_server.officials.deploy import plan_from_json
 from tally_server.testing import ElectionKit, TesterRpcServer
 from tests.tally_server.conftest import make_indexer
@@ -122,6 +123,12 @@ def test_deploy_open_and_index_a_ballot(
     assert again.status_code == 409  # type: ignore[attr-defined]
     assert again.json["error"] == "election_already_deployed"  # type: ignore[attr-defined]
 
+    audit_app = create_app(config)
+    factory = audit_app.extensions["tally"].sessions
+    trail = [(a.username, a.action, a.ok) for a in reversed(recent_actions(factory))]
+    assert trail == [("ada", "deploy", False), ("ada", "deploy", True), ("ada", "deploy", False)]
+    assert setup.contract_hex in recent_actions(factory)[1].detail
+    audit_app.extensions["tally"].engine.dispose()
     opened = client.post(
         "/officials/election/open", data={"csrf_token": token, "password": KEYSTORE_PASSWORD}
     )

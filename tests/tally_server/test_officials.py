@@ -197,6 +197,8 @@ def test_a_disabled_account_is_out_at_once(officials_app: Flask) -> None:
     token = token_of(admin, "/officials/accounts")
     admin.post(f"/officials/accounts/{vera}/enable", data={"csrf_token": token})
     assert login(viewer, "vera") == 302
+    page = admin.get("/officials/accounts").text
+    assert page.count('data-action-log="disable"') == 1 and 'data-action-log="enable"' in page
 
 
 def test_rate_limit_per_username_is_shared_by_every_server(
