@@ -136,16 +136,24 @@ def apply_token_rules(session: Session, setup: ElectionSetup, tokens: Iterable[b
     its code; among a token's valid ballots the first counts (or the latest, when re-voting
     is allowed) and the others are ``duplicate_token`` (``superseded``)."""
     revote = setup.context.revote_allowed
-    for token in set(tokens):
-        rows = session.scalars(select(Ballot).where(Ballot.token == token).order_by(Ballot.seq))
-        rows_list = list(rows)
-        checked = set(
+    wanted = sorted(set(tokens))
+    by_token: dict[bytes, list[Ballot]] = {}
+    for i in range(0, len(wanted), 500):  # a bounded IN list per query
+        for row in session.scalars(
+            select(Ballot).where(Ballot.token.in_(wanted[i : i + 500])).order_by(Ballot.seq)
+        ):
+            by_token.setdefault(row.token, []).append(row)
+    hashes = [r.ballot_hash for rows in by_token.values() for r in rows]
+    checked: set[bytes] = set()
+    for i in range(0, len(hashes), 500):
+        checked |= set(
             session.scalars(
                 select(CheckedBallot.ballot_hash).where(
-                    CheckedBallot.ballot_hash.in_([r.ballot_hash for r in rows_list])
+                    CheckedBallot.ballot_hash.in_(hashes[i : i + 500])
                 )
             )
         )
+    for rows_list in by_token.values():
         valid = []
         for row in rows_list:
             if row.ballot_hash in checked:

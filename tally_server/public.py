@@ -321,7 +321,20 @@ class Verified:
     result: tuple[tuple[int, ...], ...] | None
 
 
+@dataclass(frozen=True)
+class Verification:
+    """The latest completed verification (``None`` before the first), and whether it covers
+    the index as it is now (else a newer one is running in the background)."""
+
+    done: Verified | None
+    current: bool
+
+
 _verify_lock = threading.Lock()
+
+SYNC_VERIFY_BALLOTS = 2000
+"""Up to this many ballots a page verifies the record while it waits (a few seconds); above,
+the verification runs in a background thread and pages show the latest completed one."""
 
 
 def indexed_record(
@@ -367,52 +380,83 @@ def indexed_record(
     )
 
 
-def verified(
-    st: TallyState, session: Session, provider: DecryptionProvider | None = None
-) -> Verified:
-    """The record re-verified with the core; cached until the index or the result changes."""
-    key = (
+def _index_key(session: Session) -> tuple[Any, ...]:
+    return (
         session.scalar(select(func.max(IndexedBatch.id))),
         session.scalar(select(func.count()).select_from(IndexedBatch)),
         session.scalar(select(func.max(IndexerEvent.id))),
     )
-    with _verify_lock:
-        cached = st.cache.get("verified")
+
+
+def _verify_now(st: TallyState, session: Session, provider: DecryptionProvider | None) -> Verified:
+    record = indexed_record(st, session, provider)
+    try:
+        report = verify_record(record)
+    except InvalidRecord as exc:
+        if not isinstance(exc.report, VerificationReport):
+            raise
+        report = exc.report
+    decrypted = record.result is not None
+    checks = []
+    for c in report.checks:
+        pending = not decrypted and c.name == "result"
+        checks.append(
+            {
+                "name": c.name,
+                "status": "pending" if pending else ("ok" if c.ok else "fail"),
+                "count": c.count,
+                "failures": [] if pending else list(c.failures),
+            }
+        )
+    return Verified(record, checks, record.result)
+
+
+def verified(
+    st: TallyState, session: Session, provider: DecryptionProvider | None = None
+) -> Verification:
+    """The record re-verified with the core; cached until the index or the result changes."""
+    key = _index_key(session)
+
+    def fresh(entry: Any) -> bool:
         # Without a decryption the record changes only with the index; with one, it is final.
-        if (
-            cached is not None
-            and cached[0] == key
-            and (provider is None or cached[1].result is not None)
-        ):
-            return cached[1]  # type: ignore[no-any-return]
-        record = indexed_record(st, session, provider)
-        try:
-            report = verify_record(record)
-        except InvalidRecord as exc:
-            if not isinstance(exc.report, VerificationReport):
-                raise
-            report = exc.report
-        decrypted = record.result is not None
-        checks = []
-        for c in report.checks:
-            pending = not decrypted and c.name == "result"
-            checks.append(
-                {
-                    "name": c.name,
-                    "status": "pending" if pending else ("ok" if c.ok else "fail"),
-                    "count": c.count,
-                    "failures": [] if pending else list(c.failures),
-                }
+        return bool(
+            entry is not None
+            and entry[0] == key
+            and (provider is None or entry[1].result is not None)
+        )
+
+    with _verify_lock:
+        cached: tuple[Any, Verified] | None = st.cache.get("verified")
+        if cached is not None and fresh(cached):
+            return Verification(cached[1], True)
+        ballots = session.scalar(select(func.count()).select_from(Ballot)) or 0
+        if ballots <= SYNC_VERIFY_BALLOTS:
+            out = _verify_now(st, session, provider)
+            st.cache["verified"] = (key, out)
+            return Verification(out, True)
+        running = st.cache.get("verifying")
+        if not (isinstance(running, threading.Thread) and running.is_alive()):
+            thread = threading.Thread(
+                target=_verify_in_background, args=(st, provider), daemon=True
             )
-        out = Verified(record, checks, record.result)
+            st.cache["verifying"] = thread
+            thread.start()
+        return Verification(cached[1] if cached is not None else None, False)
+
+
+def _verify_in_background(st: TallyState, provider: DecryptionProvider | None) -> None:
+    with st.sessions() as session:
+        key = _index_key(session)
+        out = _verify_now(st, session, provider)
+    with _verify_lock:
         st.cache["verified"] = (key, out)
-        return out
 
 
-def result_view(st: TallyState, v: Verified) -> dict[str, Any]:
+def result_view(st: TallyState, verification: Verification) -> dict[str, Any]:
     setup = setup_of(st)
+    v = verification.done
     contests: list[dict[str, Any]] = []
-    if v.result is not None:
+    if v is not None and v.result is not None:
         for contest, row in zip(setup.context.manifest.contests, v.result, strict=True):
             contests.append(
                 {
@@ -424,13 +468,16 @@ def result_view(st: TallyState, v: Verified) -> dict[str, Any]:
                     ],
                 }
             )
-    ok = all(c["status"] == "ok" for c in v.checks)
+    checks = v.checks if v is not None else []
+    tally = v.record.encrypted_tally if v is not None else None
     return {
-        "decrypted": v.result is not None,
-        "verified": ok,
-        "counted": v.record.encrypted_tally.ballot_count if v.record.encrypted_tally else 0,
-        "result": contests if v.result is not None else None,
-        "checks": v.checks,
+        "decrypted": v is not None and v.result is not None,
+        "verified": bool(checks) and all(c["status"] == "ok" for c in checks),
+        "current": verification.current,
+        "verified_to_block": v.record.anchor.last_block if v is not None else None,
+        "counted": tally.ballot_count if tally is not None else 0,
+        "result": contests if v is not None and v.result is not None else None,
+        "checks": checks,
         "check_names": list(CHECKS),
     }
 

@@ -494,3 +494,20 @@ class ElectionKit:
                 w3.eth.wait_for_transaction_receipt(tx)
 
         self.chain.call(go)
+
+
+# --- the app on a real server -------------------------------------------------------------------
+@contextmanager
+def live_server(app: Any, config: Any) -> Iterator[str]:
+    """The app under cheroot (as ``ippyo tally serve`` runs it) on a free loopback port."""
+    from tally_server.server import make_server
+
+    server = make_server(app, config, "127.0.0.1", free_port())
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.bind_addr[1]}"
+    finally:
+        server.stop()
+        thread.join(timeout=10)

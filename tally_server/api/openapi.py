@@ -158,6 +158,8 @@ SCHEMAS: dict[str, Any] = {
         {
             "decrypted": {"type": "boolean"},
             "verified": {"type": "boolean"},
+            "current": {"type": "boolean"},
+            "verified_to_block": {"oneOf": [{"type": "null"}, INT]},
             "counted": INT,
             "result": {
                 "oneOf": [

@@ -4,7 +4,6 @@ document: no server error, every answer as documented (status, content type, sch
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +20,7 @@ from tally_server.config import TallyConfig
 from tally_server.db import make_engine, sessions, upgrade
 from tally_server.errors import REASONS
 from tally_server.indexer import Indexer
-from tally_server.server import make_server
-from tally_server.testing import ElectionKit, TesterRpcServer, free_port
+from tally_server.testing import ElectionKit, TesterRpcServer, live_server
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +48,10 @@ def live_url(
             kiosk_secrets={"kiosk-01": "0" * 64},
         )
         app = create_app(config)
-        server = make_server(app, config, "127.0.0.1", free_port())
-        server.prepare()
-        thread = threading.Thread(target=server.serve, daemon=True)
-        thread.start()
         try:
-            yield f"http://127.0.0.1:{server.bind_addr[1]}"
+            with live_server(app, config) as url:
+                yield url
         finally:
-            server.stop()
-            thread.join(timeout=10)
             app.extensions["tally"].engine.dispose()
 
 

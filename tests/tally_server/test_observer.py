@@ -5,6 +5,7 @@ every check, and the record download (which `ippyo verify` accepts once decrypte
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,3 +187,20 @@ def test_pages_render_without_scripts(observed: Observed) -> None:
 def test_no_election_configured_is_a_named_refusal(client: FlaskClient) -> None:
     response = client.get("/api/v1/election")
     assert response.status_code == 503 and response.json["error"] == "election_not_configured"
+
+
+def test_a_large_record_is_verified_in_the_background(
+    observed: Observed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tally_server import public
+
+    monkeypatch.setattr(public, "SYNC_VERIFY_BALLOTS", 0)
+    first = _json(observed.client.get("/api/v1/result"))
+    assert first["current"] is False and first["checks"] == []  # nothing verified yet
+    assert "検証中" in observed.client.get("/result").get_data(as_text=True)
+    deadline = time.monotonic() + 60
+    while not (later := _json(observed.client.get("/api/v1/result")))["current"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert later["verified_to_block"] == observed.kit.block_number()
+    assert {c["status"] for c in later["checks"]} == {"ok", "pending"}
