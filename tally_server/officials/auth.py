@@ -144,6 +144,15 @@ def official_check(role: str) -> None:
         raise Refusal("forbidden", f"needs the {role} role; you are {official.role}")
 
 
+def logged_in() -> OfficialInfo | None:
+    """The official of this request's session, without refusing (for the login page)."""
+    try:
+        official_check("viewer")
+    except Refusal:
+        return None
+    return current_official()
+
+
 def start_session(official: OfficialInfo) -> None:
     """Log in: a fresh session (no fixation), marked permanent (expires after the limit)."""
     session.clear()

@@ -120,6 +120,8 @@ def _common() -> dict[str, Any]:
 @public
 def login() -> ResponseReturnValue:
     auth.require_configured()
+    if request.method == "GET" and auth.logged_in() is not None:
+        return redirect(_safe_next(request.args.get("next")))
     refusal: Refusal | None = None
     username = ""
     if request.method == "POST":

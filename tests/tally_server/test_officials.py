@@ -43,6 +43,8 @@ def officials_app(config: TallyConfig) -> Iterator[Flask]:
 
 def token_of(client: FlaskClient, path: str = "/officials/login") -> str:
     page = client.get(path)
+    if page.status_code == 302 and path == "/officials/login":  # already logged in
+        page = client.get("/officials/")
     assert page.status_code == 200, page.text
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert found is not None
@@ -88,6 +90,8 @@ def test_login_logout_and_every_page(officials_app: Flask) -> None:
         assert page.headers["Cache-Control"] == "no-store"
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         assert "<script>" not in page.text  # no inline script anywhere
+    again = client.get("/officials/login?next=/officials/kiosks")  # already logged in
+    assert again.status_code == 302 and again.headers["Location"] == "/officials/kiosks"
     cookie = client.get_cookie("ippyo_tally_session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
     token = token_of(client, "/officials/")
@@ -109,15 +113,17 @@ def test_wrong_password_and_unknown_user_are_the_same_refusal(officials_app: Fla
 
 
 def test_next_never_leaves_the_officials_area(officials_app: Flask) -> None:
-    client = officials_app.test_client()
-    token = token_of(client)
     for target in ("//evil.example/officials", "https://evil.example/", "/officials//evil"):
+        client = officials_app.test_client()
+        token = token_of(client)
         answer = client.post(
             f"/officials/login?next={target}",
             data={"username": "vera", "password": PASSWORDS["vera"], "csrf_token": token},
         )
         assert answer.headers["Location"] == "/officials/", target
-        token = token_of(client)
+        # Already logged in, the login page sends one on, never outside either.
+        again = client.get(f"/officials/login?next={target}")
+        assert again.headers["Location"] == "/officials/", target
 
 
 def test_csrf_on_every_form(officials_app: Flask) -> None:
