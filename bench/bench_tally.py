@@ -86,10 +86,46 @@ def latency(url: str, n: int) -> dict[str, float]:
     }
 
 
+def concurrent_load(urls: list[str], clients: int, seconds: float) -> dict[str, float]:
+    """``clients`` threads cycling through ``urls`` for ``seconds``: throughput and latency."""
+    times: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(offset: int) -> None:
+        session = requests.Session()
+        i = offset
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            response = session.get(urls[i % len(urls)], timeout=120)
+            took = time.perf_counter() - start
+            with lock:
+                times.append(took)
+                errors[0] += response.status_code != 200
+            i += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    times.sort()
+    return {
+        "clients": clients,
+        "requests_per_s": round(len(times) / seconds, 1),
+        "p50_ms": round(statistics.median(times) * 1000, 1),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)] * 1000, 1),
+        "errors": errors[0],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ballots", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=30, help="per page, for latency")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients under load")
+    parser.add_argument("--load-seconds", type=float, default=10.0)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--workers", type=int, default=1, help="processes checking proofs")
     args = parser.parse_args()
@@ -233,6 +269,12 @@ def main() -> None:
                     ballots=n,
                     **latency(base + path, args.requests),
                 )
+            emit(
+                rows,
+                figure="concurrent load, all the pages above",
+                ballots=n,
+                **concurrent_load([base + p for p in pages], args.clients, args.load_seconds),
+            )
         finally:
             server.stop()
             thread.join(timeout=10)

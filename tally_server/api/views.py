@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from flask import Blueprint, current_app, g, request
 from flask.typing import ResponseReturnValue
@@ -31,15 +30,6 @@ HEALTH_COUNTERS = (
     "ballots_checked",
 )
 MAX_COUNTER = 2**31 - 1
-
-
-def json_body() -> Any:
-    if not request.is_json:
-        raise Refusal("unsupported_media_type", "Content-Type must be application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise Refusal("bad_request", "the body is not JSON")
-    return body
 
 
 @api.post("/v1/kiosks/<kiosk_id>/health")

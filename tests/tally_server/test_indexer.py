@@ -248,3 +248,20 @@ def test_a_node_down_is_survived(
         kinds = session.scalars(select(IndexerEvent.kind)).all()
     assert "chain_error" in kinds
     assert counts(index_db)["ballots"] == 1
+
+
+def test_a_reorganisation_to_a_shorter_chain_is_rolled_back(
+    rpc: TesterRpcServer, kit: ElectionKit, index_db: sessionmaker[Session]
+) -> None:
+    kept = kit.cast()
+    snapshot = kit.chain.call(lambda w3: w3.provider.make_request("evm_snapshot", []))["result"]
+    for _ in range(3):
+        kit.cast()
+    indexer = make_indexer(kit, index_db, batch_blocks=1)
+    _catch_up(indexer)
+    assert counts(index_db)["ballots"] == 4
+    kit.chain.call(lambda w3: w3.provider.make_request("evm_revert", [snapshot]))
+    kit.kiosk.reset_nonce()
+    _catch_up(indexer)  # the indexed blocks are now above the head: gone
+    assert [r.tracking_code for r in _rows(index_db)] == [kept.tracking_code]
+    assert counts(index_db)["indexed_to_block"] == kit.block_number()

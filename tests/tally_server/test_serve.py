@@ -53,6 +53,8 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
     assert proc.returncode == 0
 
 
