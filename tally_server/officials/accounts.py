@@ -7,19 +7,21 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tally_server.db import transaction
-from tally_server.officials.models import ROLES, LoginAttempt, Official
+from tally_server.officials.models import ROLES, LoginAttempt, Official, OfficialAction
 
 USERNAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 WINDOW = dt.timedelta(minutes=15)
 """Failures older than this no longer count."""
+KEEP_ATTEMPTS = dt.timedelta(days=30)
+"""Attempts older than this are deleted at the next successful login."""
 MAX_FAILURES_PER_USERNAME = 5
 MAX_FAILURES_PER_CLIENT = 20
 HASH_METHOD = "scrypt"
@@ -172,15 +174,27 @@ def authenticate(
             account = session.get(Official, row.id)
             if account is not None:
                 account.last_login_at = stamp
+            # Keep a month of attempts (an audit trail); older ones no longer count anyway.
+            session.execute(delete(LoginAttempt).where(LoginAttempt.at < stamp - KEEP_ATTEMPTS))
     if not ok or row is None:
         raise AccountError("bad_login", "unknown username, wrong password or disabled account")
     return OfficialInfo(row.id, row.username, row.role)
 
 
-def forget_old_attempts(factory: sessionmaker[Session], older_than: dt.timedelta) -> int:
-    """Delete login attempts older than ``older_than`` (they no longer count)."""
-    from sqlalchemy import delete
-
+def record_action(
+    factory: sessionmaker[Session], username: str, action: str, ok: bool, detail: str
+) -> None:
+    """Add to the audit trail (never a password: callers pass codes and addresses)."""
     with transaction(factory) as session:
-        result = session.execute(delete(LoginAttempt).where(LoginAttempt.at < now() - older_than))
-        return int(getattr(result, "rowcount", 0) or 0)
+        session.add(
+            OfficialAction(
+                at=now(), username=username[:64], action=action[:32], ok=ok, detail=detail[:2000]
+            )
+        )
+
+
+def recent_actions(factory: sessionmaker[Session], limit: int = 100) -> list[OfficialAction]:
+    with factory() as session:
+        return list(
+            session.scalars(select(OfficialAction).order_by(OfficialAction.id.desc()).limit(limit))
+        )

@@ -22,6 +22,7 @@ from wtforms.validators import ValidationError
 from tally_server import access
 from tally_server.errors import Refusal, register_reason
 from tally_server.officials.accounts import OfficialInfo, active_official, role_allows
+from tally_server.officials.dashboard import shown
 
 SESSION_HOURS = 8
 SESSION_KEY = "official_id"
@@ -75,6 +76,12 @@ REASONS = [
     ("chain_unavailable", 503, "ブロックチェーンのノードに接続できません", "no chain node answers"),
     ("bad_form", 400, "フォームの入力が正しくありません", "a form field is missing or invalid"),
     (
+        "bad_election_plan",
+        400,
+        "選挙の計画ファイルが正しくありません",
+        "the election plan is malformed or its key ceremony does not verify",
+    ),
+    (
         "election_already_deployed",
         409,
         "選挙はすでに配備されています",
@@ -91,6 +98,7 @@ def install(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_FIELD_NAME", "csrf_token")
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=SESSION_HOURS))
     app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.globals["shown"] = shown
     access.set_official_check(app, official_check)
     access.mark_endpoint(app, "officials.static", access.Mark("public"))
 
@@ -134,6 +142,15 @@ def official_check(role: str) -> None:
     g.official = official
     if not role_allows(official.role, role):
         raise Refusal("forbidden", f"needs the {role} role; you are {official.role}")
+
+
+def logged_in() -> OfficialInfo | None:
+    """The official of this request's session, without refusing (for the login page)."""
+    try:
+        official_check("viewer")
+    except Refusal:
+        return None
+    return current_official()
 
 
 def start_session(official: OfficialInfo) -> None:

@@ -5,7 +5,9 @@ and the JSON endpoint serves it to the page's script."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from tally_server.models import (
     NodeDisagreement,
     NodeObservation,
 )
+from tally_server.reasons import reason_texts
 
 MAX_POINTS = 240
 """The turnout curve is thinned to at most this many points."""
@@ -33,8 +36,46 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+def shown(value: dt.datetime) -> str:
+    """A time as the pages show it: UTC, to the second."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+TURNOUT_CACHE = "officials_turnout"
+_turnout_lock = threading.Lock()
+
+
+def _index_version(factory: sessionmaker[Session]) -> tuple[Any, ...]:
+    """Changes whenever the index or a kiosk report changes (a batch added, or rolled back and
+    read again: a new ``indexed_at``); cheap (index lookups only)."""
+    with factory() as session:
+        batches = session.execute(
+            select(func.count(), func.max(IndexedBatch.id), func.max(IndexedBatch.indexed_at))
+        ).one()
+        kiosks = session.scalar(select(func.max(KioskHealth.id)))
+    return (*batches, kiosks)
+
+
+def cached_turnout(cache: dict[str, Any], factory: sessionmaker[Session]) -> dict[str, Any]:
+    """:func:`turnout`, computed again only when the index changed: every official's page polls
+    it every few seconds, and the index changes at most once per indexer batch."""
+    version = _index_version(factory)
+    hit = cache.get(TURNOUT_CACHE)
+    if isinstance(hit, tuple) and hit[0] == version:
+        cached: dict[str, Any] = hit[1]
+        return cached
+    with _turnout_lock:  # one computation at a time; the others wait and reuse it
+        hit = cache.get(TURNOUT_CACHE)
+        if isinstance(hit, tuple) and hit[0] == version:
+            again: dict[str, Any] = hit[1]
+            return again
+        value = turnout(factory)
+        cache[TURNOUT_CACHE] = (version, value)
+        return value
 
 
 def turnout(factory: sessionmaker[Session]) -> dict[str, Any]:
@@ -44,17 +85,22 @@ def turnout(factory: sessionmaker[Session]) -> dict[str, Any]:
         by_status = dict(
             session.execute(select(Ballot.status, func.count()).group_by(Ballot.status)).all()
         )
-        per_batch = session.execute(
-            select(IndexedBatch.indexed_at, func.count(Ballot.seq))
-            .join(Ballot, Ballot.batch_id == IndexedBatch.id)
-            .group_by(IndexedBatch.id, IndexedBatch.indexed_at)
-            .order_by(IndexedBatch.indexed_at)
+        # Two scans of indexes, merged here: a join of ballots with batches is ~30 times slower
+        # at 200,000 ballots (bench/bench_dashboard.py).
+        counts_by_batch = dict(
+            session.execute(select(Ballot.batch_id, func.count()).group_by(Ballot.batch_id)).all()
+        )
+        batches = session.execute(
+            select(IndexedBatch.id, IndexedBatch.indexed_at).order_by(IndexedBatch.first_block)
         ).all()
         checked = session.scalar(select(func.count()).select_from(CheckedBallot)) or 0
         indexed_to = session.scalar(select(func.max(IndexedBatch.last_block)))
     points: list[dict[str, Any]] = []
     total = 0
-    for at, n in per_batch:
+    for batch_id, at in batches:
+        n = counts_by_batch.get(batch_id, 0)
+        if not n:
+            continue
         total += int(n)
         points.append({"t": _utc(at).isoformat(timespec="seconds"), "ballots": total})
     if len(points) > MAX_POINTS:
@@ -87,6 +133,24 @@ class NodeRow:
     observed_at: str | None
     stale: bool
     error: str | None
+    disagrees: bool = False
+    """The node's answer differed from the others' in a recent disagreement (the minority's,
+    or every node's when there is no majority)."""
+
+
+DISAGREEMENT_RECENT = dt.timedelta(minutes=10)
+
+
+def _odd_ones_out(answers: dict[str, Any]) -> set[str]:
+    """The nodes whose answer is not the majority's; all of them if no answer has a majority."""
+    tally: dict[str, int] = {}
+    for value in answers.values():
+        tally[json.dumps(value)] = tally.get(json.dumps(value), 0) + 1
+    best = max(tally.values(), default=0)
+    winners = [v for v, n in tally.items() if n == best]
+    if len(winners) != 1 or best * 2 <= len(answers):
+        return set(answers)
+    return {url for url, value in answers.items() if json.dumps(value) != winners[0]}
 
 
 def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[NodeRow]:
@@ -101,6 +165,17 @@ def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[Nod
         rows = list(
             session.scalars(select(NodeObservation).join(latest, NodeObservation.id == latest.c.id))
         )
+        last = session.scalar(
+            select(NodeDisagreement).order_by(NodeDisagreement.id.desc()).limit(1)
+        )
+    flagged: set[str] = set()
+    if last is not None and _now() - _utc(last.observed_at) <= DISAGREEMENT_RECENT:
+        try:
+            answers = json.loads(last.detail)
+        except ValueError:
+            answers = {}
+        if isinstance(answers, dict):
+            flagged = _odd_ones_out(answers)
     by_url = {row.url: row for row in rows}
     heads = [row.head for row in rows if row.ok and row.head is not None]
     top = max(heads) if heads else None
@@ -108,7 +183,7 @@ def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[Nod
     for url in list(config.rpc_urls) + sorted(set(by_url) - set(config.rpc_urls)):
         row = by_url.get(url)
         if row is None:
-            out.append(NodeRow(url, None, None, None, None, None, True, None))
+            out.append(NodeRow(url, None, None, None, None, None, True, None, url in flagged))
             continue
         at = _utc(row.observed_at)
         out.append(
@@ -118,9 +193,10 @@ def node_health(factory: sessionmaker[Session], config: TallyConfig) -> list[Nod
                 row.head,
                 row.peers,
                 (top - row.head) if top is not None and row.head is not None else None,
-                at.isoformat(timespec="seconds"),
+                shown(at),
                 _now() - at > NODE_STALE,
                 row.error,
+                url in flagged,
             )
         )
     return out
@@ -149,7 +225,7 @@ def disagreements(factory: sessionmaker[Session], limit: int = 50) -> list[Disag
             answers = {"detail": row.detail}
         out.append(
             Disagreement(
-                _utc(row.observed_at).isoformat(timespec="seconds"),
+                shown(row.observed_at),
                 row.kind,
                 row.height,
                 answers if isinstance(answers, dict) else {"detail": answers},
@@ -196,7 +272,7 @@ def kiosk_health(factory: sessionmaker[Session], config: TallyConfig | None) -> 
         out.append(
             KioskRow(
                 kiosk,
-                at.isoformat(timespec="seconds"),
+                shown(at),
                 _now() - at > KIOSK_STALE,
                 row.reader,
                 row.outbox_depth,
@@ -217,6 +293,8 @@ class ExcludedRow:
     tracking_code: str
     reason_code: str | None
     reason_message: str | None
+    reason_ja: str
+    reason_en: str
 
 
 def excluded_ballots(factory: sessionmaker[Session], limit: int = 200) -> list[ExcludedRow]:
@@ -227,7 +305,7 @@ def excluded_ballots(factory: sessionmaker[Session], limit: int = 200) -> list[E
             .order_by(Ballot.seq.desc())
             .limit(limit)
         ).all()
-    return [ExcludedRow(int(s), str(t), rc, rm) for s, t, rc, rm in rows]
+    return [ExcludedRow(int(s), str(t), rc, rm, *reason_texts(rc or "")) for s, t, rc, rm in rows]
 
 
 @dataclass(frozen=True)
@@ -242,7 +320,7 @@ def indexer_events(factory: sessionmaker[Session], limit: int = 50) -> list[Even
         rows = list(
             session.scalars(select(IndexerEvent).order_by(IndexerEvent.id.desc()).limit(limit))
         )
-    return [EventRow(_utc(r.at).isoformat(timespec="seconds"), r.kind, r.detail) for r in rows]
+    return [EventRow(shown(r.at), r.kind, r.detail) for r in rows]
 
 
 def alert_counts(factory: sessionmaker[Session], config: TallyConfig) -> dict[str, int]:
@@ -263,7 +341,7 @@ def alert_counts(factory: sessionmaker[Session], config: TallyConfig) -> dict[st
 def trustee_progress(config: TallyConfig) -> dict[str, Any] | None:
     """The trustee exchange's progress, if that blueprint is installed (else ``None``)."""
     try:
-        from tally_server import trustees  # type: ignore[attr-defined, unused-ignore]
+        trustees = importlib.import_module("tally_server.trustees")
     except ImportError:
         return None
     progress = getattr(trustees, "progress", None)

@@ -6,6 +6,7 @@ decrypt the key for that one transaction and never stored."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,23 @@ def read_phase(config: TallyConfig) -> Phase | None:
         return BallotBox(chain, setup.contract_hex).phase()
     except (Refusal, ChainError, ValueError):
         return None
+
+
+PHASE_CACHE = "officials_phase"
+PHASE_SECONDS = 5.0
+
+
+def cached_phase(cache: dict[str, Any], config: TallyConfig) -> Phase | None:
+    """:func:`read_phase`, asked at most every few seconds (pages must not wait on a node that
+    is down at every load); a lifecycle action clears it."""
+    hit = cache.get(PHASE_CACHE)
+    now = time.monotonic()
+    if isinstance(hit, tuple) and now - hit[0] < PHASE_SECONDS:
+        cached: Phase | None = hit[1]
+        return cached
+    phase = read_phase(config)
+    cache[PHASE_CACHE] = (now, phase)
+    return phase
 
 
 def transact(config: TallyConfig, action: str, password: str) -> str:

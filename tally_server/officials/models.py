@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Integer, String
+from sqlalchemy import Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tally_server.models import Base
@@ -39,3 +39,16 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     client: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class OfficialAction(Base):
+    """What an official did (deploy, open, close, disable/enable an account) and whether it went
+    through: an audit trail shown on the accounts page. Never a password."""
+
+    __tablename__ = "official_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)

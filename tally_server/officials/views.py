@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -22,8 +23,17 @@ from flask.typing import ResponseReturnValue
 
 from tally_server.access import official, public
 from tally_server.errors import Refusal
-from tally_server.officials import auth, dashboard, lifecycle
-from tally_server.officials.accounts import AccountError, authenticate, list_officials, set_disabled
+from tally_server.officials import auth, dashboard, deploy, lifecycle
+from tally_server.officials.accounts import (
+    AccountError,
+    authenticate,
+    list_officials,
+    recent_actions,
+    record_action,
+    set_disabled,
+)
+
+T = TypeVar("T")
 
 officials = Blueprint(
     "officials",
@@ -78,6 +88,25 @@ def _refused_here(exc: Refusal) -> ResponseReturnValue:
     return _refused(exc)
 
 
+def _audited(action: str, run: Callable[[], T], describe: Callable[[T], str]) -> T:
+    """Run an official's action and record it (and its refusal's code) in the audit trail."""
+    me = auth.current_official()
+    who = me.username if me is not None else "?"
+    factory = _state().sessions
+    try:
+        result = run()
+    except Refusal as exc:
+        record_action(factory, who, action, False, f"{exc.code}: {exc.detail}"[:500])
+        raise
+    record_action(factory, who, action, True, describe(result))
+    return result
+
+
+def _turnout() -> dict[str, Any]:
+    st = _state()
+    return dashboard.cached_turnout(st.cache, st.sessions)
+
+
 def _common() -> dict[str, Any]:
     st = _state()
     return {
@@ -91,6 +120,8 @@ def _common() -> dict[str, Any]:
 @public
 def login() -> ResponseReturnValue:
     auth.require_configured()
+    if request.method == "GET" and auth.logged_in() is not None:
+        return redirect(_safe_next(request.args.get("next")))
     refusal: Refusal | None = None
     username = ""
     if request.method == "POST":
@@ -119,14 +150,16 @@ def logout() -> ResponseReturnValue:
 @official("viewer")
 def index() -> ResponseReturnValue:
     st = _state()
-    phase = lifecycle.read_phase(st.config)
+    phase = lifecycle.cached_phase(st.cache, st.config)
     return render_template(
         "officials/index.html",
         phase=phase,
         phase_name=lifecycle.PHASE_NAMES.get(phase) if phase is not None else None,
-        turnout=dashboard.turnout(st.sessions),
+        turnout=dashboard.cached_turnout(st.cache, st.sessions),
         trustees=dashboard.trustee_progress(st.config),
+        actions=recent_actions(st.sessions, 5),
         election_file=st.config.election_file,
+        deployed=st.config.election_file is not None and st.config.election_file.exists(),
         keystore=st.config.admin_keystore,
         **_common(),
     )
@@ -137,25 +170,55 @@ def index() -> ResponseReturnValue:
 def election_action(action: str) -> ResponseReturnValue:
     if action not in ("open", "close"):
         raise Refusal("not_found", f"no election action {action!r}")
-    address = lifecycle.transact(_state().config, action, request.form.get("password", ""))
+    st = _state()
+    st.cache.pop(lifecycle.PHASE_CACHE, None)
+    try:
+        address = _audited(
+            action,
+            lambda: lifecycle.transact(st.config, action, request.form.get("password", "")),
+            lambda signer: f"signed by {signer}",
+        )
+    finally:
+        st.cache.pop(lifecycle.PHASE_CACHE, None)
     done = {"open": ("投票を開始しました", "the election is open"),
             "close": ("投票を終了しました", "the election is closed")}[action]  # fmt: skip
     flash(f"{done[0]} / {done[1]} (admin {address})")
     return redirect(url_for("officials.index"))
 
 
+@officials.post("/election/deploy")
+@official("admin")
+def election_deploy() -> ResponseReturnValue:
+    st = _state()
+    upload = request.files.get("plan")
+    if upload is None:
+        raise Refusal("bad_form", "the election plan file is required")
+    try:
+        plan = upload.read(deploy.MAX_PLAN + 1)
+        setup = _audited(
+            "deploy",
+            lambda: deploy.deploy(st.config, plan, request.form.get("password", "")),
+            lambda done: f"BallotBox {done.contract_hex} at block {done.first_block}",
+        )
+    finally:
+        st.cache.pop(lifecycle.PHASE_CACHE, None)
+    flash(
+        f"BallotBox を配備しました / the BallotBox is deployed at {setup.contract_hex} "
+        f"(block {setup.first_block}); 索引プロセスを起動してください / start ippyo tally index"
+    )
+    return redirect(url_for("officials.index"))
+
+
 @officials.get("/turnout")
 @official("viewer")
 def turnout_page() -> ResponseReturnValue:
-    return render_template(
-        "officials/turnout.html", turnout=dashboard.turnout(_state().sessions), **_common()
-    )
+    return render_template("officials/turnout.html", turnout=_turnout(), **_common())
 
 
 @officials.get("/data/turnout.json")
 @official("viewer")
 def turnout_data() -> ResponseReturnValue:
-    return jsonify(dashboard.turnout(_state().sessions))
+    return jsonify(_turnout())
 
 
 @officials.get("/nodes")
@@ -196,7 +259,10 @@ def alerts() -> ResponseReturnValue:
 @official("admin")
 def accounts() -> ResponseReturnValue:
     return render_template(
-        "officials/accounts.html", accounts=list_officials(_state().sessions), **_common()
+        "officials/accounts.html",
+        accounts=list_officials(_state().sessions),
+        actions=recent_actions(_state().sessions),
+        **_common(),
     )
 
 
@@ -208,8 +274,13 @@ def account_action(official_id: int, action: str) -> ResponseReturnValue:
     me = auth.current_official()
     if me is not None and me.id == official_id and action == "disable":
         raise Refusal("bad_form", "you cannot disable your own account")
-    try:
-        set_disabled(_state().sessions, official_id, action == "disable")
-    except AccountError as exc:
-        raise Refusal("not_found", str(exc)) from exc
+
+    def run() -> int:
+        try:
+            set_disabled(_state().sessions, official_id, action == "disable")
+        except AccountError as exc:
+            raise Refusal("not_found", str(exc)) from exc
+        return official_id
+
+    _audited(action, run, lambda target: f"account #{target}")
     return redirect(url_for("officials.accounts"))

@@ -4,9 +4,11 @@ the live server the browser tests talk to."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from cheroot import wsgi
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.types import Wei
 
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, predict_address
@@ -27,11 +31,13 @@ from tally_server.config import TallyConfig
 from tally_server.db import upgrade
 from tally_server.election_setup import ElectionSetup
 from tally_server.officials import accounts
+from tally_server.officials.deploy import plan_to_json
 from tally_server.server import make_server
 from tally_server.testing import ElectionKit, demo_manifest
 
 SECRET = "dashboard test secret key, 40 chars long"
 KEYSTORE_PASSWORD = "keystore password for tests"
+KIOSK_SECRETS = {"kiosk-01": "kiosk one secret", "kiosk-02": "kiosk two secret"}
 OFFICIALS = {
     "vera": ("viewer", "viewer password 1"),
     "otto": ("operator", "operator password 2"),
@@ -113,7 +119,10 @@ def election_config(
         confirmations=0,
         admin_keystore=write_keystore(tmp / "admin-keystore.json", admin),
         secret_key=SECRET,
-        kiosk_secrets={"kiosk-01": "a" * 64, "kiosk-02": "b" * 64},
+        kiosk_secrets={
+            kiosk: hashlib.sha256(secret.encode()).hexdigest()
+            for kiosk, secret in KIOSK_SECRETS.items()
+        },
         trustee_dir=tmp / "trustees",
     )
     app = create_app(config)
@@ -137,3 +146,58 @@ def live_server(config: TallyConfig) -> Iterator[str]:
         server.stop()
         thread.join(timeout=10)
         app.extensions["tally"].engine.dispose()
+
+
+def report_health(base: str, kiosk: str, **counters: int | str) -> None:
+    """A kiosk's health report, sent as the kiosk sends it (/work/iface.md)."""
+    body = {
+        "reader": "card",
+        "outbox_depth": 0,
+        "wrong_pin": 0,
+        "locked": 0,
+        "forgotten_pin": 0,
+        "refused": 0,
+        "ballots_cast": 0,
+        "ballots_checked": 0,
+        **counters,
+    }
+    request = urllib.request.Request(
+        f"{base}/api/v1/kiosks/{kiosk}/health",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {KIOSK_SECRETS[kiosk]}",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 204
+
+
+def fund(chain: Chain, addresses: list[str]) -> None:
+    """Ether for accounts from the tester's unlocked account (served over JSON-RPC)."""
+
+    def go(w3: Web3) -> None:
+        for address in addresses:
+            tx = w3.eth.send_transaction(
+                {
+                    "from": w3.eth.accounts[0],
+                    "to": to_checksum_address(address),
+                    "value": Wei(10**21),
+                }
+            )
+            w3.eth.wait_for_transaction_receipt(tx)
+
+    chain.call(go)
+
+
+def make_plan(registrar: blind_rsa.RSAPrivateKey, kiosks: list[str], quorum: int = 2) -> bytes:
+    """An election plan for the demo manifest: a real 3-trustee ceremony, the registrar's key."""
+    manifest = demo_manifest()
+    _, announcements, shares, complaints, ceremony = run_ceremony(manifest.election_id, 3, quorum)
+    # A setup with a placeholder chain: only its chain-free fields go into the plan.
+    context = ElectionContext(
+        manifest, 3, quorum, ceremony.joint_public_key, registrar.public_key, 1, bytes(20), False
+    )
+    setup = ElectionSetup(context, 0, tuple(announcements), tuple(shares), tuple(complaints))
+    return plan_to_json(setup, kiosks)

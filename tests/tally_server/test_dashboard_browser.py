@@ -12,14 +12,18 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from contracts.client import Phase
+from contracts.chain import Chain
+from contracts.client import BallotBox, Phase
 from election.primitives import blind_rsa
 from tally_server.db import make_engine, sessions
+from tally_server.election_setup import load_setup
 from tally_server.testing import TesterRpcServer
 from tests.tally_server.conftest import make_indexer
 from tests.tally_server.dashboard_helpers import (
@@ -27,7 +31,11 @@ from tests.tally_server.dashboard_helpers import (
     OFFICIALS,
     Election,
     election_config,
+    fund,
     live_server,
+    make_plan,
+    report_health,
+    write_keystore,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -138,8 +146,14 @@ def test_official_opens_watches_turnout_and_closes(
     for _ in range(3):
         kit.cast()
     expect(ballots).to_have_text("3", timeout=30_000)  # the indexer ran, the page polled
+    expect(page.locator("[data-no-kiosk]")).to_be_visible()
+    report_health(server, "kiosk-01", ballots_cast=2, forgotten_pin=1, wrong_pin=2)
+    report_health(server, "kiosk-02", ballots_cast=1, reader="empty", outbox_depth=1)
+    expect(page.locator("[data-kiosk-rows] tr")).to_have_count(2)
+    expect(page.locator("[data-no-kiosk]")).to_be_hidden()
     kit.cast()
     kit.cast(corrupt=True)  # a broken kiosk's ballot: on chain, excluded by the tally
+    report_health(server, "kiosk-01", ballots_cast=4, forgotten_pin=3, wrong_pin=2)
     expect(ballots).to_have_text("5", timeout=30_000)
     expect(page.locator("[data-field=excluded]").first).to_have_text("1")
     last_point = page.evaluate(
@@ -147,6 +161,8 @@ def test_official_opens_watches_turnout_and_closes(
         " return d[d.length - 1]; }"
     )
     assert last_point == 5
+    kiosk_bars = page.evaluate("() => Chart.getChart('turnout-kiosk').data.datasets[0].data")
+    assert kiosk_bars == [4, 1]
     page.wait_for_timeout(500)
     page.screenshot(path=shots / "officials-turnout.png", full_page=True)
 
@@ -159,9 +175,12 @@ def test_official_opens_watches_turnout_and_closes(
     page.screenshot(path=shots / "officials-nodes.png", full_page=True)
     page.goto(server + "/officials/kiosks")
     expect(page.locator("[data-kiosk]")).to_have_count(2)
+    expect(page.locator('[data-kiosk="kiosk-01"] [data-field=forgotten_pin]')).to_have_text("3")
     page.screenshot(path=shots / "officials-kiosks.png", full_page=True)
 
+    kit.challenge()  # a voter checks a ballot before closing time
     page.goto(server + "/officials/")
+    expect(page.locator("[data-field=checked]")).to_have_text("1", timeout=30_000)
     page.fill("form[data-action=close] input[name=password]", KEYSTORE_PASSWORD)
     page.click("form[data-action=close] button[type=submit]")
     expect(page.locator("[data-phase]")).to_have_attribute("data-phase", "closed")
@@ -174,6 +193,7 @@ def test_official_opens_watches_turnout_and_closes(
     expect(admin.locator("[data-account]")).to_have_count(3)
     admin.screenshot(path=shots / "officials-accounts.png", full_page=True)
     admin.context.close()
+
     page.context.close()
     assert errors == [], errors  # no script error, no CSP violation
 
@@ -232,3 +252,38 @@ def test_login_and_csrf_are_enforced_in_the_browser(
     expect(other).to_have_url(server + "/officials/login")
     page.context.close()
     other.context.close()
+
+
+def test_admin_deploys_from_an_election_plan(
+    browser: Browser,
+    rpc: TesterRpcServer,
+    registrar_key: blind_rsa.RSAPrivateKey,
+    tmp_path: Path,
+    election: Election,
+    shots: Path,
+) -> None:
+    chain = Chain.connect([rpc.url])
+    admin, kiosk = Account.create(), Account.create()
+    fund(chain, [admin.address, kiosk.address])
+    plan = tmp_path / "election-plan.json"
+    plan.write_bytes(make_plan(registrar_key, [kiosk.address]))
+    config = replace(
+        election.config,
+        election_file=tmp_path / "new" / "election-setup.json",
+        admin_keystore=write_keystore(tmp_path / "new-admin.json", admin),
+    )
+    with live_server(config) as base:
+        page = new_page(browser)
+        log_in(page, base, "ada")
+        expect(page.locator("[data-phase]")).to_have_attribute("data-phase", "undeployed")
+        page.set_input_files("form[data-action=deploy] input[name=plan]", str(plan))
+        page.fill("form[data-action=deploy] input[name=password]", KEYSTORE_PASSWORD)
+        page.screenshot(path=shots / "officials-deploy.png", full_page=True)
+        page.click("form[data-action=deploy] button[type=submit]")
+        expect(page.locator(".flash")).to_contain_text("the BallotBox is deployed at")
+        expect(page.locator("[data-phase]")).to_have_attribute("data-phase", "setup")
+        assert config.election_file is not None
+        setup = load_setup(config.election_file)
+        assert BallotBox(chain, setup.contract_hex).phase() == Phase.SETUP
+        expect(page.locator("form[data-action=open]")).to_be_visible()
+        page.context.close()

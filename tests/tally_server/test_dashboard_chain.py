@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 from contracts.client import Phase
 from election.primitives import blind_rsa
 from tally_server.app import create_app
+from tally_server.officials.accounts import recent_actions
+from tally_server.officials.dashboard import _odd_ones_out
 from tally_server.testing import TesterRpcServer
 from tests.tally_server.conftest import make_indexer
 from tests.tally_server.dashboard_helpers import (
@@ -62,6 +64,12 @@ def test_open_and_close_with_the_keystore(election: Election) -> None:
     client = app.test_client()
     token = logged_in(client, "otto")
     assert phase_on_page(client) == "setup"
+    page = client.get("/officials/").text
+    assert 'data-action="open"' in page and 'data-action="close"' in page
+    assert 'data-action="deploy"' not in page  # deployed already
+    viewer = app.test_client()
+    logged_in(viewer, "vera")
+    assert "data-action=" not in viewer.get("/officials/").text  # a viewer sees no action
     wrong = client.post(
         "/officials/election/open",
         data={"csrf_token": token, "password": "not the password"},
@@ -93,6 +101,21 @@ def test_open_and_close_with_the_keystore(election: Election) -> None:
         "/officials/election/tally", data={"csrf_token": token, "password": KEYSTORE_PASSWORD}
     )
     assert bogus.status_code == 404
+    # The audit trail: who did what, refusals by code, never a password.
+    trail = recent_actions(app.extensions["tally"].sessions)
+    assert [(a.username, a.action, a.ok) for a in reversed(trail)] == [
+        ("otto", "open", False),
+        ("otto", "open", True),
+        ("otto", "open", False),
+        ("otto", "close", True),
+    ]
+    assert trail[-1].detail.startswith("bad_keystore_password")
+    assert trail[1].detail.startswith("chain_refused")
+    assert all(
+        KEYSTORE_PASSWORD not in a.detail and "not the password" not in a.detail for a in trail
+    )
+    overview = client.get("/officials/").text
+    assert overview.count("data-action-log=") == 4
     app.extensions["tally"].engine.dispose()
 
 
@@ -192,3 +215,37 @@ def test_turnout_alerts_nodes_and_kiosks(election: Election) -> None:
     assert [(k["kiosk"], k["ballots_cast"]) for k in per_kiosk["per_kiosk"]] == [("kiosk-01", 3)]
     app.extensions["tally"].engine.dispose()
     app2.extensions["tally"].engine.dispose()
+
+
+def test_a_node_on_another_chain_is_flagged(election: Election, rpc: TesterRpcServer) -> None:
+    """Two honest nodes and one on another chain: the indexer records the disagreement and
+    the dashboard flags the odd one out (and only it)."""
+    kit = election.kit
+    kit.box.open(kit.admin)
+    kit.cast()
+    with TesterRpcServer(rpc.backend) as twin, TesterRpcServer() as stranger:
+        stranger.backend.handle("evm_mine", [12])
+        urls = [election.config.rpc_urls[0], twin.url, stranger.url]
+        config = replace(election.config, rpc_urls=tuple(urls))
+        app = create_app(config)
+        app.testing = False
+        indexer = make_indexer(kit, app.extensions["tally"].sessions, urls)
+        indexer.run(poll_seconds=0.1, once=True)
+        client = app.test_client()
+        logged_in(client, "vera")
+        page = client.get("/officials/nodes").text
+        rows = {url: page[page.index(f'data-node="{url}"') :].split("</tr>")[0] for url in urls}
+        assert "data-disagrees" in rows[stranger.url]
+        assert "data-disagrees" not in rows[urls[0]] and "data-disagrees" not in rows[twin.url]
+        assert "正常" in rows[urls[0]] and "正常" in rows[twin.url]
+        assert "block_hash" in page or "head" in page
+        alerts = client.get("/officials/alerts").text
+        assert "ノード間の不一致" in alerts and 'class="badge bad">0<' not in alerts
+        app.extensions["tally"].engine.dispose()
+
+
+def test_who_is_flagged_in_a_disagreement() -> None:
+    assert _odd_ones_out({"a": "h1", "b": "h1", "c": "h2"}) == {"c"}
+    assert _odd_ones_out({"a": 10, "b": 17}) == {"a", "b"}  # no majority: both
+    assert _odd_ones_out({"a": "x", "b": "y", "c": "z", "d": "x"}) == {"a", "b", "c", "d"}
+    assert _odd_ones_out({}) == set()

@@ -3,19 +3,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import sys
+import types
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tally_server.app import create_app
 from tally_server.cli import tally
 from tally_server.config import TallyConfig
+from tally_server.db import transaction, upgrade
 from tally_server.officials import accounts
 from tally_server.officials.models import LoginAttempt, Official
 
@@ -38,6 +43,8 @@ def officials_app(config: TallyConfig) -> Iterator[Flask]:
 
 def token_of(client: FlaskClient, path: str = "/officials/login") -> str:
     page = client.get(path)
+    if page.status_code == 302 and path == "/officials/login":  # already logged in
+        page = client.get("/officials/")
     assert page.status_code == 200, page.text
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert found is not None
@@ -83,6 +90,8 @@ def test_login_logout_and_every_page(officials_app: Flask) -> None:
         assert page.headers["Cache-Control"] == "no-store"
         assert "script-src 'self'" in page.headers["Content-Security-Policy"]
         assert "<script>" not in page.text  # no inline script anywhere
+    again = client.get("/officials/login?next=/officials/kiosks")  # already logged in
+    assert again.status_code == 302 and again.headers["Location"] == "/officials/kiosks"
     cookie = client.get_cookie("ippyo_tally_session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
     token = token_of(client, "/officials/")
@@ -104,15 +113,17 @@ def test_wrong_password_and_unknown_user_are_the_same_refusal(officials_app: Fla
 
 
 def test_next_never_leaves_the_officials_area(officials_app: Flask) -> None:
-    client = officials_app.test_client()
-    token = token_of(client)
     for target in ("//evil.example/officials", "https://evil.example/", "/officials//evil"):
+        client = officials_app.test_client()
+        token = token_of(client)
         answer = client.post(
             f"/officials/login?next={target}",
             data={"username": "vera", "password": PASSWORDS["vera"], "csrf_token": token},
         )
         assert answer.headers["Location"] == "/officials/", target
-        token = token_of(client)
+        # Already logged in, the login page sends one on, never outside either.
+        again = client.get(f"/officials/login?next={target}")
+        assert again.headers["Location"] == "/officials/", target
 
 
 def test_csrf_on_every_form(officials_app: Flask) -> None:
@@ -160,7 +171,7 @@ def test_roles(officials_app: Flask) -> None:
     assert act.status_code == 403 and refusal_code(act.text) == "forbidden"
     operator = officials_app.test_client()
     assert login(operator, "otto") == 302
-    assert "Keystore password" in operator.get("/officials/").text
+    assert 'data-phase="undeployed"' in operator.get("/officials/").text
     assert operator.get("/officials/accounts").status_code == 403
     token = token_of(operator, "/officials/")
     act = operator.post(
@@ -192,6 +203,8 @@ def test_a_disabled_account_is_out_at_once(officials_app: Flask) -> None:
     token = token_of(admin, "/officials/accounts")
     admin.post(f"/officials/accounts/{vera}/enable", data={"csrf_token": token})
     assert login(viewer, "vera") == 302
+    page = admin.get("/officials/accounts").text
+    assert page.count('data-action-log="disable"') == 1 and 'data-action-log="enable"' in page
 
 
 def test_rate_limit_per_username_is_shared_by_every_server(
@@ -293,6 +306,111 @@ def test_cli_add_official(config: TallyConfig, tmp_path: object) -> None:
         assert login(client, "carol", "a long enough password") == 302
         assert login(app.test_client(), "erin", "prompted password 1") == 401
         assert login(app.test_client(), "erin", "changed password 22") == 302
-        assert "Keystore password" in client.get("/officials/").text  # operator
+        assert "otto" not in client.get("/officials/").text
+        assert "carol（操作" in client.get("/officials/").text  # an operator
     finally:
         app.extensions["tally"].engine.dispose()
+
+
+def test_login_and_rate_limit_on_each_database(database_url: str, tmp_path: Path) -> None:
+    """The attempts are counted in SQLite and PostgreSQL alike; old attempts are pruned."""
+    upgrade(database_url)
+    app = create_app(
+        TallyConfig(database_url=database_url, secret_key=SECRET, trustee_dir=tmp_path / "t")
+    )
+    app.testing = False
+    factory = app.extensions["tally"].sessions
+    try:
+        accounts.add_official(factory, "ada", PASSWORDS["ada"], "admin")
+        with transaction(factory) as session:  # an attempt from long ago
+            session.add(
+                LoginAttempt(
+                    at=accounts.now() - dt.timedelta(days=40), username="ada", client="x", ok=False
+                )
+            )
+        client = app.test_client()
+        assert login(client, "ada") == 302
+        with factory() as session:
+            assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 1
+        for _ in range(accounts.MAX_FAILURES_PER_USERNAME):
+            assert login(client, "ada", "wrong password") == 401
+        assert login(client, "ada") == 429
+    finally:
+        app.extensions["tally"].engine.dispose()
+
+
+def test_trustee_progress_is_shown_when_the_exchange_is_installed(
+    officials_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trustee exchange (tally_server/trustees, another part) is mounted by the lead; here
+    only its agreed interface ``progress(config) -> dict`` stands in, with its documented shape."""
+    client = officials_app.test_client()
+    assert login(client, "vera") == 302
+    monkeypatch.setitem(sys.modules, "tally_server.trustees", None)  # not importable
+    assert "The trustee exchange is not installed" in client.get("/officials/").text
+    answer = {
+        "elections": [
+            {
+                "election_id": "ab" * 32,
+                "name": {"ja": "つくば市長選挙", "en": "Tsukuba mayoral election"},
+                "trustees": 3,
+                "quorum": 2,
+                "phase": "decrypt",
+                "announced": [1, 2, 3],
+                "dealt": [1, 2, 3],
+                "complained": [1, 2, 3],
+                "complaints": 0,
+                "qualified": [1, 2, 3],
+                "joint_public_key": "02" + "cd" * 32,
+                "ceremony_error": None,
+                "tally_ready": True,
+                "ballot_count": 1234,
+                "decrypted": [2],
+                "result": None,
+            }
+        ]
+    }
+    seen: list[object] = []
+
+    def progress(config: object) -> dict[str, object]:
+        seen.append(config)
+        return answer
+
+    monkeypatch.setitem(
+        sys.modules, "tally_server.trustees", types.SimpleNamespace(progress=progress)
+    )
+    page = client.get("/officials/").text
+    assert seen and getattr(seen[0], "secret_key", None) == SECRET  # the typed config
+    assert 'data-trustee-election="' + "ab" * 32 in page
+    assert "復号中" in page and "1234" in page and "1/2" in page
+    assert "announced</span> 3/3" in page
+
+    def broken(config: object) -> dict[str, object]:
+        raise OSError("trustee_dir unreadable")
+
+    monkeypatch.setitem(
+        sys.modules, "tally_server.trustees", types.SimpleNamespace(progress=broken)
+    )
+    page = client.get("/officials/")
+    assert page.status_code == 200 and "OSError: trustee_dir unreadable" in page.text
+
+
+def test_every_officials_post_needs_the_csrf_token(officials_app: Flask) -> None:
+    """Whatever POST view the blueprint has (now or later), a logged-in admin without the token
+    is refused before the view runs."""
+    client = officials_app.test_client()
+    assert login(client, "ada") == 302
+    posts = [
+        rule
+        for rule in officials_app.url_map.iter_rules()
+        if rule.endpoint.startswith("officials.") and "POST" in (rule.methods or set())
+    ]
+    assert len(posts) >= 5  # login, logout, deploy, open/close, accounts
+    for rule in posts:
+        path = rule.rule
+        for name in rule.arguments:
+            path = re.sub(rf"<(?:[a-z]+:)?{name}>", "1" if name == "official_id" else "open", path)
+        answer = client.post(path, data={"password": "x"}, headers={"Accept": "application/json"})
+        assert answer.status_code == 400 and answer.json is not None, path
+        assert answer.json["error"] == "csrf_token_missing", path
+    assert client.get("/officials/").status_code == 200  # nothing happened: still logged in

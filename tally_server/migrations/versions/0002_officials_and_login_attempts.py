@@ -1,4 +1,4 @@
-"""The officials' accounts and their login attempts (dashboard).
+"""The officials' accounts, their login attempts and their actions (dashboard).
 
 Revision ID: 0002
 Revises: 0001
@@ -32,6 +32,17 @@ def upgrade() -> None:
         op.f("ix_login_attempts_username"), "login_attempts", ["username"], unique=False
     )
     op.create_table(
+        "official_actions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_official_actions_at"), "official_actions", ["at"], unique=False)
+    op.create_table(
         "officials",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
@@ -46,6 +57,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_official_actions_at"), table_name="official_actions")
+    op.drop_table("official_actions")
     op.drop_table("officials")
     op.drop_index(op.f("ix_login_attempts_username"), table_name="login_attempts")
     op.drop_index(op.f("ix_login_attempts_client"), table_name="login_attempts")

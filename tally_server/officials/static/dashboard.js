@@ -63,6 +63,9 @@
       kioskChart.data.datasets[0].data = data.per_kiosk.map(function (k) { return k.ballots_cast; });
       kioskChart.update();
     }
+    var none = data.per_kiosk.length === 0;
+    document.querySelectorAll("[data-kiosk-chart]").forEach(function (el) { el.hidden = none; });
+    document.querySelectorAll("[data-no-kiosk]").forEach(function (el) { el.hidden = !none; });
     var rows = document.querySelector("[data-kiosk-rows]");
     if (rows) {
       while (rows.firstChild) { rows.removeChild(rows.firstChild); }
