@@ -58,8 +58,9 @@ class Ballot(Base):
     token_signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     binding_signature: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     ballot: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    ballot_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False, unique=True)
-    tracking_code: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    ballot_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False, index=True)
+    """Not unique: a copy of an earlier ballot (another token) is stored as duplicate_ballot."""
+    tracking_code: Mapped[str] = mapped_column(String(80), nullable=False, index=True)
     check_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     check_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)

@@ -247,7 +247,10 @@ def _on_nodes(
 def ballot_detail(st: TallyState, session: Session, code: str) -> dict[str, Any]:
     setup = setup_of(st)
     digest = parse_code(code)
-    row = session.scalar(select(Ballot).where(Ballot.ballot_hash == digest))
+    # the first cast of this ballot (a later copy under another token is duplicate_ballot)
+    row = session.scalar(
+        select(Ballot).where(Ballot.ballot_hash == digest).order_by(Ballot.seq).limit(1)
+    )
     if row is None:
         raise Refusal("ballot_not_found", code)
     later = set(
