@@ -115,10 +115,13 @@ def _mount_trustees(app: Flask, config: TallyConfig) -> None:
 
     app.config["TRUSTEE_DIR"] = str(config.trustee_dir)
     app.register_blueprint(trustee_views.create_blueprint(), url_prefix="/api/v1/trustees")
-    app.extensions["tally_decryption"] = _trustee_decryption
+    st: TallyState = app.extensions[EXTENSION]
+    # A closure over the app's state, not current_app: large records are verified on a
+    # background thread, outside any request.
+    app.extensions["tally_decryption"] = lambda tally: _trustee_decryption(st, tally)
 
 
-def _trustee_decryption(tally: Any) -> tuple[tuple[Any, ...], Any]:
+def _trustee_decryption(st: TallyState, tally: Any) -> tuple[tuple[Any, ...], Any]:
     """The trustees' verified decryption shares for exactly this encrypted tally, and the
     counts once a quorum of them is in (else ``None``): the exchange checked every share's
     proof against the tally the officials handed over, so it is used only if that tally is
@@ -128,8 +131,8 @@ def _trustee_decryption(tally: Any) -> tuple[tuple[Any, ...], Any]:
     from tally_server.trustees.exchange import ElectionFiles
     from tally_server.trustees.exchange import Refusal as ExchangeRefusal
 
-    setup = setup_of(state())
-    election = ElectionFiles(state().config.trustee_dir / setup.context.election_id.hex())
+    setup = setup_of(st)
+    election = ElectionFiles(st.config.trustee_dir / setup.context.election_id.hex())
     try:
         exchanged = election.load()
     except (ExchangeRefusal, OSError):

@@ -9,6 +9,7 @@ with the core what can be recomputed: checked ballots are opened with their reve
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,8 @@ from tally_server.models import (
 from tally_server.reasons import reason_texts
 
 MAX_PER_PAGE = 500
+PENDING_RESULT_SECONDS = 10.0
+"""How long a verification without the trustees' result stays current (the result may come)."""
 STATUSES = ("counted", "excluded")
 
 DecryptionProvider = Callable[
@@ -421,12 +424,14 @@ def verified(
     key = _index_key(session)
 
     def fresh(entry: Any) -> bool:
-        # Without a decryption the record changes only with the index; with one, it is final.
-        return bool(
-            entry is not None
-            and entry[0] == key
-            and (provider is None or entry[1].result is not None)
-        )
+        # The record changes with the index, and, while the trustees' decryption is not
+        # complete, when it completes: an undecrypted verification is re-done at most every
+        # PENDING_RESULT_SECONDS; a decrypted one is final for its index.
+        if entry is None or entry[0][0] != key or entry[0][2] is not provider:
+            return False
+        if provider is None or entry[1].result is not None:
+            return True
+        return bool(time.monotonic() - entry[0][1] < PENDING_RESULT_SECONDS)
 
     with _verify_lock:
         cached: tuple[Any, Verified] | None = st.cache.get("verified")
@@ -435,7 +440,7 @@ def verified(
         ballots = session.scalar(select(func.count()).select_from(Ballot)) or 0
         if ballots <= SYNC_VERIFY_BALLOTS:
             out = _verify_now(st, session, provider)
-            st.cache["verified"] = (key, out)
+            st.cache["verified"] = ((key, time.monotonic(), provider), out)
             return Verification(out, True)
         running = st.cache.get("verifying")
         if not (isinstance(running, threading.Thread) and running.is_alive()):
@@ -450,9 +455,10 @@ def verified(
 def _verify_in_background(st: TallyState, provider: DecryptionProvider | None) -> None:
     with st.sessions() as session:
         key = _index_key(session)
+        started = time.monotonic()
         out = _verify_now(st, session, provider)
     with _verify_lock:
-        st.cache["verified"] = (key, out)
+        st.cache["verified"] = ((key, started, provider), out)
 
 
 def result_view(st: TallyState, verification: Verification) -> dict[str, Any]:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tally_server.errors import REASONS
+from tally_server.errors import REASONS, register_reason
+from tally_server.trustees.exchange import REASONS as TRUSTEE_REASONS
+
+# The trustees' exchange (mounted under /api/v1/trustees) names its refusals in the same
+# catalogue, so the document's Error codes and every client see one list.
+for _code, (_status, _ja, _en) in TRUSTEE_REASONS.items():
+    register_reason(_code, _status, _ja, _en)
 
 TEXT = {
     "type": "object",
@@ -310,6 +316,76 @@ def _get(
     }
 
 
+ELECTION_PARAM = {
+    "name": "election",
+    "in": "path",
+    "required": True,
+    "description": "The election id: 64 lower-case hex digits.",
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+}
+ANY_JSON = {"application/json": {"schema": {"type": "object"}}}
+
+
+def _trustee_file(op_id: str, summary: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": op_id,
+            "summary": summary,
+            "parameters": [ELECTION_PARAM],
+            "responses": {
+                "200": {"description": summary, "content": ANY_JSON},
+                "404": _error("unknown_election, or the file does not exist yet"),
+            },
+        }
+    }
+
+
+def _trustee_paths() -> dict[str, Any]:
+    """The trustees' file exchange (docs/trustees.md): public reads, signed uploads."""
+    base = "/api/v1/trustees"
+    return {
+        f"{base}/": {
+            "get": {
+                "operationId": "listTrusteeElections",
+                "summary": "Ceremony and decryption progress of every election",
+                "responses": {"200": {"description": "progress", "content": ANY_JSON}},
+            }
+        },
+        f"{base}/{{election}}": _trustee_file("getTrusteeProgress", "One election's progress"),
+        f"{base}/{{election}}/setup": _trustee_file("getTrusteeSetup", "The ceremony's setup"),
+        f"{base}/{{election}}/transcript": _trustee_file(
+            "getCeremonyTranscript", "The key ceremony's transcript so far"
+        ),
+        f"{base}/{{election}}/ceremony": _trustee_file(
+            "getCeremonyOutcome", "The ceremony's outcome (joint key, qualified trustees)"
+        ),
+        f"{base}/{{election}}/tally": _trustee_file(
+            "getTrusteeTally", "The encrypted tally the trustees decrypt"
+        ),
+        f"{base}/{{election}}/result": _trustee_file(
+            "getTrusteeResult", "The counts, once a quorum of decryption shares verified"
+        ),
+        f"{base}/{{election}}/uploads": {
+            "post": {
+                "operationId": "uploadTrusteeStep",
+                "summary": "A trustee's signed upload (announcement, shares, complaints, "
+                "decryption share); checked before it is stored, never overwritten",
+                "parameters": [ELECTION_PARAM],
+                "requestBody": {"required": True, "content": ANY_JSON},
+                "responses": {
+                    "201": {"description": "stored", "content": ANY_JSON},
+                    "400": _error("bad_upload"),
+                    "403": _error("bad_signature, wrong_trustee"),
+                    "404": _error("unknown_election"),
+                    "409": _error("already_uploaded, wrong_phase, wrong_tally"),
+                    "413": _error("request_too_large"),
+                    "422": _error("bad_proof, duplicate_key, bad_shares"),
+                },
+            }
+        },
+    }
+
+
 def openapi_document(base_url: str = "") -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/v1/election": _get(
@@ -404,6 +480,7 @@ def openapi_document(base_url: str = "") -> dict[str, Any]:
             }
         },
     }
+    paths.update(_trustee_paths())
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
