@@ -6,8 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QRegularExpressionValidator,
+)
 from PySide6.QtWidgets import (
     QBoxLayout,
     QFrame,
@@ -33,6 +41,46 @@ if TYPE_CHECKING:
 
 PIN_KEYS = ("1234567890", "ABCDEFGHIJ", "KLMNOPQRST", "UVWXYZ")
 MAX_PIN = 16
+
+
+class CardPictogram(QWidget):
+    """A drawing of the card on the reader: ``place`` (arrow down) or ``take`` (arrow up)."""
+
+    def __init__(self, direction: str) -> None:
+        super().__init__()
+        self.direction = direction
+        self.setMinimumSize(360, 240)
+        self.setAccessibleName("")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fg = self.palette().color(QPalette.ColorRole.WindowText)
+        w, h = self.width(), self.height()
+        cx = w / 2
+        # The reader: a flat slab at the bottom.
+        painter.setPen(QPen(fg, 4))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(QRectF(cx - 150, h - 70, 300, 50), 12, 12)
+        # The card: photo side up (a face in the corner), above the slab.
+        card = QRectF(cx - 110, h - 175 if self.direction == "place" else h - 205, 220, 130)
+        painter.setBrush(QColor("#e8f0fb"))
+        painter.drawRoundedRect(card, 10, 10)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        face = QRectF(card.right() - 70, card.top() + 20, 50, 62)
+        painter.drawRect(face)
+        painter.drawEllipse(QRectF(face.left() + 13, face.top() + 8, 24, 24))
+        for i in range(3):
+            y = card.top() + 30 + i * 22
+            painter.drawLine(int(card.left() + 20), int(y), int(card.left() + 120), int(y))
+        # The arrow: down onto the reader, or up off it.
+        painter.setPen(QPen(QColor("#d97706"), 8))
+        top, bottom = 12.0, card.top() - 12
+        painter.drawLine(int(cx), int(top), int(cx), int(bottom))
+        tip, back = (bottom, bottom - 24) if self.direction == "place" else (top, top + 24)
+        painter.drawLine(int(cx), int(tip), int(cx - 20), int(back))
+        painter.drawLine(int(cx), int(tip), int(cx + 20), int(back))
+        painter.end()
 
 
 class Screen(QWidget):
@@ -149,7 +197,7 @@ class InsertCardScreen(Screen):
         self.label("insert.body")
         self.problem = self.label(None, "error")
         self.reading = self.label("insert.reading", "big")
-        self.box.addStretch(1)
+        self.box.addWidget(CardPictogram("place"), 1)
         row = self.row(stretch_first=False)
         self.back = self.button("back", "back.a11y", ui.back, add_to=row)
         row.addStretch(1)
@@ -511,6 +559,7 @@ class ReviewScreen(Screen):
         self.list_box = QVBoxLayout()
         self.box.addLayout(self.list_box)
         self.box.addStretch(1)
+        self.label("review.note")
         self.sealing = self.label("review.encrypting", "big")
         row = self.row(stretch_first=False)
         self.change = self.button("review.change", "review.change.a11y", ui.change_choices)
@@ -525,6 +574,8 @@ class ReviewScreen(Screen):
         super().show_view(view, lang)
         set_text(self.replaces, tr("replaces", lang) if view.replaces_earlier else "")
         for line in self.lines:
+            self.list_box.removeWidget(line)
+            line.hide()
             line.deleteLater()
         self.lines = []
         choices = view.choices or {}
@@ -763,7 +814,7 @@ class RemoveCardScreen(Screen):
         super().__init__(ui)
         self._static.append((self.title, "remove.title", None))
         self.label("remove.body", "big")
-        self.box.addStretch(1)
+        self.box.addWidget(CardPictogram("take"), 1)
 
 
 def build_screens(ui: KioskWindow) -> list[Screen]:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -192,6 +193,8 @@ class KioskWindow(QMainWindow):
         button = QPushButton()
         button.setCheckable(True)
         button.setMinimumSize(TOUCH_PX, TOUCH_PX)
+        # Never narrower than its text (the election's name wraps instead).
+        button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         button.clicked.connect(slot)
         return button
 
