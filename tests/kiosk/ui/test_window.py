@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, 
 
 from card_reader.testpki import Resident, VoterCard
 from election.manifest import Manifest
+from election.primitives.blind_rsa import RSAPrivateKey
 from kiosk.core.session import HelpDeskReason, Refusal, State, View
 from kiosk.testing import (
     LiveRegistrar,
@@ -407,3 +408,42 @@ def test_every_control_is_named_large_enough_and_readable(kiosk: Kiosk) -> None:
                         assert QFontInfo(widget.font()).pixelSize() >= 24, widget.text()
             assert window.stack.currentWidget() is window.pages[view.state]
     window.display(View(State.WELCOME))
+
+
+def test_a_card_pulled_on_the_checked_and_receipt_screens(kiosk: Kiosk) -> None:
+    window = kiosk.window
+    kiosk.to_ballot()
+    kiosk.pick("mayor", "sato")
+    kiosk.click(window.screens[State.BALLOT].next)  # type: ignore[attr-defined]
+    kiosk.click(window.screens[State.REVIEW].confirm)  # type: ignore[attr-defined]
+    kiosk.wait(State.CAST_OR_CHECK)
+    kiosk.click(window.screens[State.CAST_OR_CHECK].check)  # type: ignore[attr-defined]
+    kiosk.wait(State.CHECKED)
+    kiosk.pull()
+    assert not kiosk.session.holds_ballot() and not kiosk.session.holds_identity()
+    vote(kiosk, kiosk.new_card(), "suzuki")
+    kiosk.pull()  # on the receipt, without pressing Finish
+    assert window.stack.currentWidget() is window.pages[State.WELCOME]
+    assert not kiosk.session.holds_ballot()
+
+
+def test_a_misconfigured_registrar_puts_the_kiosk_out_of_service(
+    make_kiosk: Callable[..., Kiosk],
+    manifest: Manifest,
+    registrar: LiveRegistrar,
+    registrar_key: RSAPrivateKey,
+) -> None:
+    other_key = embedded_election(
+        manifest, registrar.public_key, pinned_key=registrar_key.public_key
+    )
+    kiosk = make_kiosk(election_=other_key)
+    applet = kiosk.insert()
+    kiosk.wait(State.PIN)
+    kiosk.type_pin_on_screen(PIN)
+    kiosk.wait(State.OUT_OF_SERVICE)
+    screen = kiosk.window.screens[State.OUT_OF_SERVICE]
+    assert "registrar_key_mismatch" in screen.detail.text()  # type: ignore[attr-defined]
+    assert not any(c[1] == 0x2A for c in applet.received)  # the card signed nothing
+    kiosk.click(screen.finish)  # type: ignore[attr-defined]
+    assert kiosk.state is State.REMOVE_CARD
+    kiosk.pull()
