@@ -8,9 +8,11 @@ Only the card *holder* is invented (a test PKI's resident).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import itertools
 import logging
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -239,6 +241,20 @@ class ReaderSlot:
 
     def open(self) -> PcscCard:
         return PcscCard.connect(self.reader)
+
+
+@contextmanager
+def exclusive_reader(index: int) -> Iterator[None]:
+    """Hold one of vpcd's readers for this process: test runs in other processes (another
+    engineer's, the whole suite) wait rather than pull each other's cards. An ``flock`` on a
+    file in the temporary directory, released when the block ends or the process dies."""
+    path = Path(tempfile.gettempdir()) / f"ippyo-vpcd-reader-{index}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --- a kiosk --------------------------------------------------------------------------------------

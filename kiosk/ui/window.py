@@ -423,8 +423,8 @@ class KioskWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        self.tick_timer.stop()
-        self.recover_timer.stop()
+        for timer in self.findChildren(QTimer):  # ours and any added (health reports)
+            timer.stop()
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None

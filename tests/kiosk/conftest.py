@@ -16,6 +16,7 @@ from kiosk.testing import (
     LiveRegistrar,
     ReaderSlot,
     embedded_election,
+    exclusive_reader,
     registrar_service,
     test_manifest,
 )
@@ -49,8 +50,9 @@ def election(manifest: Manifest, registrar: LiveRegistrar) -> EmbeddedElection:
 @pytest.fixture
 def slot(pcscd: None) -> Iterator[ReaderSlot]:
     reader = ReaderSlot()
-    yield reader
-    reader.pull()
+    with exclusive_reader(reader.index):  # one test run at a time on this reader
+        yield reader
+        reader.pull()
     # PcscCard.connect leaves a PC/SC context for the garbage collector when it refuses a
     # card (none inserted, not JPKI): release it now, while pcscd still runs, not at exit.
     gc.collect()

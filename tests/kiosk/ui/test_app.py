@@ -5,13 +5,16 @@ the registrar service over HTTP, the TEST card image served through pcscd + vpcd
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from werkzeug.serving import make_server
 
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, predict_address
@@ -23,6 +26,7 @@ from kiosk.config import load_config
 from kiosk.core.session import State
 from kiosk.testing import TEST_MANIFEST, LiveRegistrar, ReaderSlot, new_resident
 from kiosk.ui.app import StartupError, build
+from tests.kiosk.test_report import SECRET, contract_app
 from tests.kiosk.ui.conftest import PIN
 
 
@@ -35,6 +39,18 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         yield net
     finally:
         net.destroy()  # stops exactly the geth process it started, by pid
+
+
+@pytest.fixture
+def tally_endpoint() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    """The tally server's health endpoint as agreed (tests/kiosk/test_report.py)."""
+    received: list[tuple[str, dict[str, Any]]] = []
+    server = make_server("127.0.0.1", 0, contract_app(received), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", received
+    server.shutdown()
+    thread.join(timeout=5)
 
 
 def deploy(network: Devnet, manifest: Manifest, registrar: LiveRegistrar) -> tuple[str, str, str]:
@@ -68,12 +84,23 @@ def deploy(network: Devnet, manifest: Manifest, registrar: LiveRegistrar) -> tup
 
 
 def write_config(
-    directory: Path, network: Devnet, registrar: LiveRegistrar, contract: str, key: str, joint: str
+    directory: Path,
+    network: Devnet,
+    registrar: LiveRegistrar,
+    contract: str,
+    key: str,
+    joint: str,
+    tally_url: str = "",
 ) -> Path:
     (directory / "manifest.json").write_text(json.dumps(TEST_MANIFEST), "utf-8")
     (directory / "secret.txt").write_text(registrar.client.secret, "utf-8")
     (directory / "kiosk-key.hex").write_text(key, "utf-8")
     rpc = ", ".join(json.dumps(u) for u in network.state.urls)
+    health = ""
+    if tally_url:
+        (directory / "health-secret.txt").write_text(SECRET, "utf-8")
+        health = f'[health]\ntally_url = "{tally_url}"\nsecret_file = "health-secret.txt"\n'
+        health += "interval = 5\n"
     path = directory / "kiosk.toml"
     path.write_text(
         f"""kiosk_id = "{registrar.client.kiosk_id}"
@@ -100,7 +127,8 @@ joint_public_key = "{joint}"
 [receipt]
 printer = "pdf"
 pdf_dir = "receipts"
-""",
+"""
+        + health,
         "utf-8",
     )
     return path
@@ -113,9 +141,13 @@ def test_kiosk_run_builds_from_its_config_and_a_vote_lands_on_geth(
     registrar: LiveRegistrar,
     slot: ReaderSlot,
     tmp_path: Path,
+    tally_endpoint: tuple[str, list[tuple[str, dict[str, Any]]]],
 ) -> None:
+    tally_url, reports = tally_endpoint
     contract, key, joint = deploy(network, manifest, registrar)
-    config = load_config(write_config(tmp_path, network, registrar, contract, key, joint))
+    config = load_config(
+        write_config(tmp_path, network, registrar, contract, key, joint, tally_url)
+    )
     image = tmp_path / "card.json"
     image.write_text(json.dumps(registrar.card(new_resident()).to_image()), "utf-8")
     kiosk = build(config, image, virtual_slot=slot.index)
@@ -145,6 +177,9 @@ def test_kiosk_run_builds_from_its_config_and_a_vote_lands_on_geth(
         assert kiosk.card is not None
         kiosk.card.toggle()  # F9: the virtual card is pulled
         qtbot.waitUntil(lambda: window.state is State.WELCOME, timeout=10_000)
+        # The officials' dashboard hears about it: counts only, from this kiosk.
+        qtbot.waitUntil(lambda: any(b["ballots_cast"] == 1 for _, b in reports), timeout=15_000)
+        assert {k for k, _ in reports} == {config.kiosk_id}
     finally:
         kiosk.close()
 
