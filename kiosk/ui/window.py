@@ -331,6 +331,11 @@ class KioskWindow(QMainWindow):
 
     def start(self) -> None:
         self._act(self.session.begin)
+        if self.state is State.INSERT_CARD and self.reader_event == "inserted":
+            # The card is on the reader already (left there when the kiosk timed out).
+            self.busy = True
+            self._act(self.session.card_inserted)
+            self._render()
 
     def back(self) -> None:
         self.session.reset()

@@ -321,6 +321,9 @@ def test_inactivity_returns_to_welcome_and_resets_the_voters_settings(kiosk: Kio
     kiosk.wait(State.WELCOME)
     assert not kiosk.session.holds_ballot()
     assert window.lang is Lang.JA and not window.large  # the next voter starts afresh
+    # The card was left on the reader: Start reads it again (no need to lift it).
+    kiosk.click(window.screens[State.WELCOME].start)  # type: ignore[attr-defined]
+    kiosk.wait(State.PIN)
 
 
 def test_no_reader_and_a_card_that_is_not_a_my_number_card_are_explained(
