@@ -5,7 +5,8 @@ chain."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,15 +14,17 @@ from PySide6.QtGui import QFontInfo
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QPushButton, QWidget
 
 from card_reader.testpki import Resident, VoterCard
-from election.manifest import Manifest
+from election.manifest import Manifest, manifest_from_dict
 from election.primitives.blind_rsa import RSAPrivateKey
 from kiosk.core.session import HelpDeskReason, Refusal, State, View
 from kiosk.testing import (
+    TEST_MANIFEST,
     LiveRegistrar,
     ReaderSlot,
     RecordingApplet,
     embedded_election,
     new_resident,
+    registrar_service,
 )
 from kiosk.ui.reader import ReaderWatcher, pcsc_probe
 from kiosk.ui.text import LANGUAGES, REFUSALS, Lang, refusal_text, tr
@@ -449,4 +452,63 @@ def test_a_misconfigured_registrar_puts_the_kiosk_out_of_service(
     assert not any(c[1] == 0x2A for c in applet.received)  # the card signed nothing
     kiosk.click(screen.finish)  # type: ignore[attr-defined]
     assert kiosk.state is State.REMOVE_CARD
+    kiosk.pull()
+
+
+COUNCIL_MANIFEST = {
+    **TEST_MANIFEST,
+    "id": "kiosk-test-council-2026",
+    "contests": [
+        *TEST_MANIFEST["contests"],
+        {
+            "id": "council",
+            "title": {"ja": "市議会議員選挙", "en": "City council"},
+            "min": 0,
+            "max": 2,
+            "options": [
+                {"id": "ito", "name": {"ja": "伊藤 誠", "en": "Makoto Ito"}},
+                {"id": "kato", "name": {"ja": "加藤 恵", "en": "Megumi Kato"}},
+                {"id": "mori", "name": {"ja": "森 健太", "en": "Kenta Mori"}},
+            ],
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def council(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveRegistrar, Any]]:
+    manifest = manifest_from_dict(COUNCIL_MANIFEST)
+    with registrar_service(tmp_path_factory.mktemp("council"), manifest) as live:
+        yield live, embedded_election(manifest, live.public_key)
+
+
+def test_a_choose_up_to_two_contest_enforces_its_maximum_and_warns_of_an_undervote(
+    make_kiosk: Callable[..., Kiosk], council: tuple[LiveRegistrar, Any]
+) -> None:
+    registrar, election = council
+    kiosk = make_kiosk(election_=election, registrar_=registrar)
+    window = kiosk.window
+    kiosk.to_ballot(registrar.card(new_resident()))
+    screen = window.screens[State.BALLOT]
+    limits = screen.contest_labels["council"][1]  # type: ignore[attr-defined]
+    assert limits.text() == tr("ballot.limits.upto", Lang.JA, max=2)
+    kiosk.pick("mayor", "sato")
+    kiosk.pick("council", "ito")
+    kiosk.pick("council", "kato")
+    kiosk.pick("council", "mori")  # a third: refused, said so, the first two kept
+    assert screen.selection()["council"] == ["ito", "kato"]  # type: ignore[attr-defined]
+    assert screen.message.text() == tr("ballot.full", Lang.JA)  # type: ignore[attr-defined]
+    kiosk.pick("council", "kato")  # take one back: one of two chosen
+    kiosk.click(screen.next)  # type: ignore[attr-defined]
+    assert kiosk.state is State.BALLOT  # first press: the undervote is said
+    assert screen.message.text() == tr(  # type: ignore[attr-defined]
+        "ballot.undervote", Lang.JA, contest="市議会議員選挙", n=1
+    )
+    kiosk.click(screen.next)  # type: ignore[attr-defined]  # second press: go on
+    assert kiosk.state is State.REVIEW
+    assert window.view.choices == {"mayor": ["sato"], "council": ["ito"]}
+    kiosk.click(window.screens[State.REVIEW].confirm)  # type: ignore[attr-defined]
+    kiosk.wait(State.CAST_OR_CHECK)
+    kiosk.click(window.screens[State.CAST_OR_CHECK].cast)  # type: ignore[attr-defined]
+    kiosk.wait(State.RECEIPT)
     kiosk.pull()
