@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -414,8 +415,11 @@ class BallotScreen(Screen):
         super().__init__(ui)
         self._static.append((self.title, "ballot.title", None))
         self.replaces = self.label(None, "warning")
-        scroll = QScrollArea()
+        scroll = self.contests_area = QScrollArea()
         scroll.setWidgetResizable(True)
+        # The contests scroll inside the page; the Next button stays on screen.
+        scroll.setMinimumHeight(160)
+        scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         inner = QWidget()
         self.contests_box = QVBoxLayout(inner)
         self.contests_box.setSpacing(16)
@@ -423,6 +427,8 @@ class BallotScreen(Screen):
         self.box.addWidget(scroll, 1)
         self.options: dict[str, dict[str, QPushButton]] = {}
         self.contest_labels: dict[str, tuple[QLabel, QLabel, QLabel]] = {}
+        self.frames: dict[str, QFrame] = {}
+        self.notes: dict[str, QLabel] = {}
         for contest in ui.manifest.contests:
             self._add_contest(contest)
         self.contests_box.addStretch(1)
@@ -449,13 +455,20 @@ class BallotScreen(Screen):
         for i, option in enumerate(contest.options):
             button = QPushButton()
             button.setCheckable(True)
-            button.setMinimumSize(TOUCH_PX, TOUCH_PX + 8)
+            button.setMinimumSize(TOUCH_PX, TOUCH_PX)
             button.toggled.connect(lambda on, c=contest, o=option.id: self._toggled(c, o, on))
-            grid.addWidget(button, i // 2, i % 2)
+            grid.addWidget(button, i // 3, i % 3)
             buttons[option.id] = button
         layout.addLayout(grid)
+        note = QLabel()
+        note.setObjectName("warning")
+        note.setWordWrap(True)
+        note.hide()
+        layout.addWidget(note)
         layout.addWidget(count)
         self.contests_box.addWidget(frame)
+        self.frames[contest.id] = frame
+        self.notes[contest.id] = note
         self.options[contest.id] = buttons
         self.contest_labels[contest.id] = (title, limits, count)
 
@@ -474,6 +487,8 @@ class BallotScreen(Screen):
         self.ui.touched()
         self._warned = None
         set_text(self.message, "")
+        for note in self.notes.values():
+            set_text(note, "")
         if on:
             others = [o for o in self.chosen(contest.id) if o != option]
             if contest.max_selections == 1:
@@ -487,7 +502,9 @@ class BallotScreen(Screen):
                 button.blockSignals(True)
                 button.setChecked(False)
                 button.blockSignals(False)
-                set_text(self.message, tr("ballot.full", self._lang))
+                note = self.notes[contest.id]
+                set_text(note, tr("ballot.full", self._lang))
+                QTimer.singleShot(0, lambda: self.contests_area.ensureWidgetVisible(note))
         self._counts()
 
     def _counts(self) -> None:
@@ -514,6 +531,7 @@ class BallotScreen(Screen):
             if missing > 0:
                 title = contest.title_ja if lang is Lang.JA else contest.title_en
                 set_text(self.message, tr("ballot.too_few", lang, contest=title, n=missing))
+                self.contests_area.ensureWidgetVisible(self.frames[contest.id])
                 return
         key = tuple(tuple(v) for v in selection.values())
         if self._warned != key:
@@ -523,6 +541,7 @@ class BallotScreen(Screen):
                     self._warned = key
                     title = contest.title_ja if lang is Lang.JA else contest.title_en
                     set_text(self.message, tr("ballot.undervote", lang, contest=title, n=room))
+                    self.contests_area.ensureWidgetVisible(self.frames[contest.id])
                     return
         self.ui.choose(selection)
 

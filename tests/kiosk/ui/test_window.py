@@ -18,7 +18,6 @@ from election.manifest import Manifest, manifest_from_dict
 from election.primitives.blind_rsa import RSAPrivateKey
 from kiosk.core.session import HelpDeskReason, Refusal, State, View
 from kiosk.testing import (
-    TEST_MANIFEST,
     LiveRegistrar,
     ReaderSlot,
     RecordingApplet,
@@ -27,6 +26,7 @@ from kiosk.testing import (
     registrar_service,
 )
 from kiosk.ui.reader import ReaderWatcher, pcsc_probe
+from kiosk.ui.screenshots import COUNCIL_MANIFEST
 from kiosk.ui.text import LANGUAGES, REFUSALS, Lang, refusal_text, tr
 from registrar.refusals import REASONS
 from tests.kiosk.ui.conftest import OBSERVER, PIN, Kiosk
@@ -455,26 +455,6 @@ def test_a_misconfigured_registrar_puts_the_kiosk_out_of_service(
     kiosk.pull()
 
 
-COUNCIL_MANIFEST = {
-    **TEST_MANIFEST,
-    "id": "kiosk-test-council-2026",
-    "contests": [
-        *TEST_MANIFEST["contests"],
-        {
-            "id": "council",
-            "title": {"ja": "市議会議員選挙", "en": "City council"},
-            "min": 0,
-            "max": 2,
-            "options": [
-                {"id": "ito", "name": {"ja": "伊藤 誠", "en": "Makoto Ito"}},
-                {"id": "kato", "name": {"ja": "加藤 恵", "en": "Megumi Kato"}},
-                {"id": "mori", "name": {"ja": "森 健太", "en": "Kenta Mori"}},
-            ],
-        },
-    ],
-}
-
-
 @pytest.fixture(scope="module")
 def council(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveRegistrar, Any]]:
     manifest = manifest_from_dict(COUNCIL_MANIFEST)
@@ -497,7 +477,8 @@ def test_a_choose_up_to_two_contest_enforces_its_maximum_and_warns_of_an_undervo
     kiosk.pick("council", "kato")
     kiosk.pick("council", "mori")  # a third: refused, said so, the first two kept
     assert screen.selection()["council"] == ["ito", "kato"]  # type: ignore[attr-defined]
-    assert screen.message.text() == tr("ballot.full", Lang.JA)  # type: ignore[attr-defined]
+    note = screen.notes["council"]  # type: ignore[attr-defined]  # said in the contest itself
+    assert note.isVisible() and note.text() == tr("ballot.full", Lang.JA)
     kiosk.pick("council", "kato")  # take one back: one of two chosen
     kiosk.click(screen.next)  # type: ignore[attr-defined]
     assert kiosk.state is State.BALLOT  # first press: the undervote is said
