@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, 
 from card_reader.testpki import Resident, VoterCard
 from election.manifest import Manifest, manifest_from_dict
 from election.primitives.blind_rsa import RSAPrivateKey
+from kiosk.core.outbox import Outbox, OutboxEntry
 from kiosk.core.session import HelpDeskReason, Refusal, State, View
 from kiosk.testing import (
     LiveRegistrar,
@@ -493,3 +494,36 @@ def test_a_choose_up_to_two_contest_enforces_its_maximum_and_warns_of_an_undervo
     kiosk.click(window.screens[State.CAST_OR_CHECK].cast)  # type: ignore[attr-defined]
     kiosk.wait(State.RECEIPT)
     kiosk.pull()
+
+
+class Unanswered(Exception):
+    """Stands for the chain not answering right after the signed cast was written."""
+
+
+class OutboxThenSilence(Outbox):
+    def put(self, entry: OutboxEntry) -> OutboxEntry:
+        super().put(entry)
+        raise Unanswered()
+
+
+def test_a_ballot_saved_but_not_yet_sent_is_said_plainly_with_its_code(kiosk: Kiosk) -> None:
+    window, session = kiosk.window, kiosk.session
+    session.services.outbox = OutboxThenSilence(session.services.outbox.directory)
+    vote_until_cast(kiosk)
+    kiosk.wait(State.QUEUED)
+    screen = window.screens[State.QUEUED]
+    code = window.view.tracking_code
+    assert code is not None and screen.code.text().replace("\n", "") == code  # type: ignore[attr-defined]
+    assert session.services.outbox.depth == 1  # safe on disk, to be sent by recover()
+    kiosk.click(screen.finish)  # type: ignore[attr-defined]
+    assert kiosk.state is State.REMOVE_CARD
+    kiosk.pull()
+
+
+def vote_until_cast(kiosk: Kiosk) -> None:
+    kiosk.to_ballot()
+    kiosk.pick("mayor", "tanaka")
+    kiosk.click(kiosk.window.screens[State.BALLOT].next)  # type: ignore[attr-defined]
+    kiosk.click(kiosk.window.screens[State.REVIEW].confirm)  # type: ignore[attr-defined]
+    kiosk.wait(State.CAST_OR_CHECK)
+    kiosk.click(kiosk.window.screens[State.CAST_OR_CHECK].cast)  # type: ignore[attr-defined]
