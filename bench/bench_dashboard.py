@@ -73,7 +73,7 @@ def fill(url: str, ballots: int) -> float:
                     last_hash=os.urandom(32),
                     indexed_at=at,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             rows = []
             for _ in range(min(PER_BATCH, ballots - seq)):
                 excluded = seq % 100 == 99
@@ -199,10 +199,10 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.postgres:  # what autovacuum does after a bulk load, before measuring
-                engine = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-                with engine.connect() as conn:
+                vacuum = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+                with vacuum.connect() as conn:
                     conn.exec_driver_sql("VACUUM ANALYZE")
-                engine.dispose()
+                vacuum.engine.dispose()
             engine = make_engine(url)
             factory = sessions(engine)
             times = []

@@ -29,6 +29,7 @@ import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -180,7 +181,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     started = ensure_pcscd()
     slot = ReaderSlot()
-    results = []
+    results: list[dict[str, Any]] = []
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     with tempfile.TemporaryDirectory() as tmp:

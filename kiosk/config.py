@@ -34,6 +34,11 @@ relative to the configuration file. Example::
     [receipt]
     printer = "none"                     # none | pdf | system
     pdf_dir = "receipts"
+
+    [health]                             # optional: reports to the officials' dashboard
+    tally_url = "https://tally.example.jp"
+    secret_file = "kiosk-health-secret.txt"
+    interval = 60                        # seconds between reports
 """
 
 from __future__ import annotations
@@ -101,6 +106,9 @@ class KioskConfig:
     card_image: Path | None
     printer: str
     pdf_dir: Path
+    health_url: str | None = None
+    health_secret: str | None = field(default=None, repr=False)
+    health_interval: int = 60
 
 
 _KIOSK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -118,6 +126,7 @@ _TOP = {
     "election",
     "card",
     "receipt",
+    "health",
 }
 _SECTIONS = {
     "registrar": {"url", "secret", "secret_file"},
@@ -125,6 +134,7 @@ _SECTIONS = {
     "election": {"manifest", "trustees", "quorum", "joint_public_key"},
     "card": {"backend", "reader", "image"},
     "receipt": {"printer", "pdf_dir"},
+    "health": {"tally_url", "secret_file", "interval"},
 }
 
 
@@ -274,6 +284,12 @@ def parse_config(data: dict[str, Any], base: Path, *, source: Path | None = None
     if backend == "virtual":
         image = r.existing_file("card.image")
     printer = r.choice("receipt.printer", "none", ("none", "pdf", "system"))
+    health_url = health_secret = None
+    if data.get("health") is not None:
+        health_url = r.url("health.tally_url")
+        health_secret = r.existing_file("health.secret_file").read_text("utf-8").strip()
+        if not health_secret:
+            raise BadValue("health.secret_file", "is empty")
 
     return KioskConfig(
         source=source or base / "kiosk.toml",
@@ -297,4 +313,7 @@ def parse_config(data: dict[str, Any], base: Path, *, source: Path | None = None
         card_image=image,
         printer=printer,
         pdf_dir=r.path("receipt.pdf_dir", "receipts"),
+        health_url=health_url,
+        health_secret=health_secret,
+        health_interval=r.integer("health.interval", 60, 5, 3600),
     )

@@ -102,11 +102,23 @@ class HealthReporter:
             log.warning("kiosk health report not delivered: %s", outcome.code)
         return outcome
 
+    def report(self, health: KioskHealth) -> ReportOutcome:
+        """Send this snapshot (taken by the caller, e.g. on the window's thread). Never raises;
+        like :meth:`report_once`, the outcome is kept in :attr:`last` and a failure logged."""
+        outcome = self._post(report_body(health))
+        self.last = outcome
+        if not outcome.delivered:
+            log.warning("kiosk health report not delivered: %s", outcome.code)
+        return outcome
+
     def _send(self) -> ReportOutcome:
         try:
             body = report_body(self._snapshot())
         except Exception:
             return ReportOutcome(SNAPSHOT_FAILED)
+        return self._post(body)
+
+    def _post(self, body: dict[str, Any]) -> ReportOutcome:
         try:
             response = self._http.post(
                 self.url, json=body, headers=self._headers, timeout=self.timeout

@@ -8,11 +8,13 @@ would never verify.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication
 
@@ -23,6 +25,7 @@ from contracts.chain import Chain, Sender
 from contracts.client import BallotBox
 from election.context import ElectionContext
 from kiosk.config import KioskConfig
+from kiosk.core.healthreport import HealthReporter
 from kiosk.core.jobs import ThreadExecutor
 from kiosk.core.outbox import Outbox
 from kiosk.core.session import KioskCard, Services, Session
@@ -31,6 +34,8 @@ from kiosk.ui.reader import pcsc_probe
 from kiosk.ui.text import Lang
 from kiosk.ui.window import KioskWindow, UiOptions, ui_executor
 from registrar.client import RegistrarClient
+
+log = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
@@ -156,7 +161,25 @@ def build(config: KioskConfig, virtual_card: Path | None = None, *, virtual_slot
     if card is not None:
         shortcut = QShortcut(QKeySequence("F9"), window)
         shortcut.activated.connect(card.toggle)
+    if config.health_url and config.health_secret:
+        reporter = HealthReporter(
+            session.health, config.health_url, config.kiosk_id, config.health_secret
+        )
+        timer = QTimer(window)
+        timer.timeout.connect(lambda: report_health(session, reporter))
+        timer.start(config.health_interval * 1000)
+        report_health(session, reporter)
     return Kiosk(window, executor, card, pcscd)
+
+
+def report_health(session: Session, reporter: HealthReporter) -> None:
+    """Snapshot the counters on the UI thread; send them on a worker (never blocks)."""
+    snapshot = session.health()
+
+    def failed(exc: Exception) -> None:  # report() never raises; a last guard
+        log.warning("health report not delivered: %s", exc)
+
+    session.services.executor.submit(lambda: reporter.report(snapshot), lambda _: None, failed)
 
 
 def run(config: KioskConfig, virtual_card: Path | None = None) -> int:

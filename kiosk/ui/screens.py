@@ -6,8 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QRegularExpressionValidator,
+)
 from PySide6.QtWidgets import (
     QBoxLayout,
     QFrame,
@@ -18,6 +26,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +42,46 @@ if TYPE_CHECKING:
 
 PIN_KEYS = ("1234567890", "ABCDEFGHIJ", "KLMNOPQRST", "UVWXYZ")
 MAX_PIN = 16
+
+
+class CardPictogram(QWidget):
+    """A drawing of the card on the reader: ``place`` (arrow down) or ``take`` (arrow up)."""
+
+    def __init__(self, direction: str) -> None:
+        super().__init__()
+        self.direction = direction
+        self.setMinimumSize(360, 240)
+        self.setAccessibleName("")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fg = self.palette().color(QPalette.ColorRole.WindowText)
+        w, h = self.width(), self.height()
+        cx = w / 2
+        # The reader: a flat slab at the bottom.
+        painter.setPen(QPen(fg, 4))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(QRectF(cx - 150, h - 70, 300, 50), 12, 12)
+        # The card: photo side up (a face in the corner), above the slab.
+        card = QRectF(cx - 110, h - 175 if self.direction == "place" else h - 205, 220, 130)
+        painter.setBrush(QColor("#e8f0fb"))
+        painter.drawRoundedRect(card, 10, 10)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        face = QRectF(card.right() - 70, card.top() + 20, 50, 62)
+        painter.drawRect(face)
+        painter.drawEllipse(QRectF(face.left() + 13, face.top() + 8, 24, 24))
+        for i in range(3):
+            y = card.top() + 30 + i * 22
+            painter.drawLine(int(card.left() + 20), int(y), int(card.left() + 120), int(y))
+        # The arrow: down onto the reader, or up off it.
+        painter.setPen(QPen(QColor("#d97706"), 8))
+        top, bottom = 12.0, card.top() - 12
+        painter.drawLine(int(cx), int(top), int(cx), int(bottom))
+        tip, back = (bottom, bottom - 24) if self.direction == "place" else (top, top + 24)
+        painter.drawLine(int(cx), int(tip), int(cx - 20), int(back))
+        painter.drawLine(int(cx), int(tip), int(cx + 20), int(back))
+        painter.end()
 
 
 class Screen(QWidget):
@@ -149,7 +198,7 @@ class InsertCardScreen(Screen):
         self.label("insert.body")
         self.problem = self.label(None, "error")
         self.reading = self.label("insert.reading", "big")
-        self.box.addStretch(1)
+        self.box.addWidget(CardPictogram("place"), 1)
         row = self.row(stretch_first=False)
         self.back = self.button("back", "back.a11y", ui.back, add_to=row)
         row.addStretch(1)
@@ -366,8 +415,11 @@ class BallotScreen(Screen):
         super().__init__(ui)
         self._static.append((self.title, "ballot.title", None))
         self.replaces = self.label(None, "warning")
-        scroll = QScrollArea()
+        scroll = self.contests_area = QScrollArea()
         scroll.setWidgetResizable(True)
+        # The contests scroll inside the page; the Next button stays on screen.
+        scroll.setMinimumHeight(160)
+        scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         inner = QWidget()
         self.contests_box = QVBoxLayout(inner)
         self.contests_box.setSpacing(16)
@@ -375,6 +427,8 @@ class BallotScreen(Screen):
         self.box.addWidget(scroll, 1)
         self.options: dict[str, dict[str, QPushButton]] = {}
         self.contest_labels: dict[str, tuple[QLabel, QLabel, QLabel]] = {}
+        self.frames: dict[str, QFrame] = {}
+        self.notes: dict[str, QLabel] = {}
         for contest in ui.manifest.contests:
             self._add_contest(contest)
         self.contests_box.addStretch(1)
@@ -401,13 +455,20 @@ class BallotScreen(Screen):
         for i, option in enumerate(contest.options):
             button = QPushButton()
             button.setCheckable(True)
-            button.setMinimumSize(TOUCH_PX, TOUCH_PX + 8)
+            button.setMinimumSize(TOUCH_PX, TOUCH_PX)
             button.toggled.connect(lambda on, c=contest, o=option.id: self._toggled(c, o, on))
-            grid.addWidget(button, i // 2, i % 2)
+            grid.addWidget(button, i // 3, i % 3)
             buttons[option.id] = button
         layout.addLayout(grid)
+        note = QLabel()
+        note.setObjectName("warning")
+        note.setWordWrap(True)
+        note.hide()
+        layout.addWidget(note)
         layout.addWidget(count)
         self.contests_box.addWidget(frame)
+        self.frames[contest.id] = frame
+        self.notes[contest.id] = note
         self.options[contest.id] = buttons
         self.contest_labels[contest.id] = (title, limits, count)
 
@@ -426,6 +487,8 @@ class BallotScreen(Screen):
         self.ui.touched()
         self._warned = None
         set_text(self.message, "")
+        for note in self.notes.values():
+            set_text(note, "")
         if on:
             others = [o for o in self.chosen(contest.id) if o != option]
             if contest.max_selections == 1:
@@ -439,7 +502,9 @@ class BallotScreen(Screen):
                 button.blockSignals(True)
                 button.setChecked(False)
                 button.blockSignals(False)
-                set_text(self.message, tr("ballot.full", self._lang))
+                note = self.notes[contest.id]
+                set_text(note, tr("ballot.full", self._lang))
+                QTimer.singleShot(0, lambda: self.contests_area.ensureWidgetVisible(note))
         self._counts()
 
     def _counts(self) -> None:
@@ -466,6 +531,7 @@ class BallotScreen(Screen):
             if missing > 0:
                 title = contest.title_ja if lang is Lang.JA else contest.title_en
                 set_text(self.message, tr("ballot.too_few", lang, contest=title, n=missing))
+                self.contests_area.ensureWidgetVisible(self.frames[contest.id])
                 return
         key = tuple(tuple(v) for v in selection.values())
         if self._warned != key:
@@ -475,6 +541,7 @@ class BallotScreen(Screen):
                     self._warned = key
                     title = contest.title_ja if lang is Lang.JA else contest.title_en
                     set_text(self.message, tr("ballot.undervote", lang, contest=title, n=room))
+                    self.contests_area.ensureWidgetVisible(self.frames[contest.id])
                     return
         self.ui.choose(selection)
 
@@ -511,6 +578,7 @@ class ReviewScreen(Screen):
         self.list_box = QVBoxLayout()
         self.box.addLayout(self.list_box)
         self.box.addStretch(1)
+        self.label("review.note")
         self.sealing = self.label("review.encrypting", "big")
         row = self.row(stretch_first=False)
         self.change = self.button("review.change", "review.change.a11y", ui.change_choices)
@@ -525,6 +593,8 @@ class ReviewScreen(Screen):
         super().show_view(view, lang)
         set_text(self.replaces, tr("replaces", lang) if view.replaces_earlier else "")
         for line in self.lines:
+            self.list_box.removeWidget(line)
+            line.hide()
             line.deleteLater()
         self.lines = []
         choices = view.choices or {}
@@ -763,7 +833,7 @@ class RemoveCardScreen(Screen):
         super().__init__(ui)
         self._static.append((self.title, "remove.title", None))
         self.label("remove.body", "big")
-        self.box.addStretch(1)
+        self.box.addWidget(CardPictogram("take"), 1)
 
 
 def build_screens(ui: KioskWindow) -> list[Screen]:

@@ -9,31 +9,36 @@ tracking code, a PIN screen before the last try, …). No card, registrar or net
 
 from __future__ import annotations
 
+import hashlib
 import os
-import secrets
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from election.ballot import tracking_code
+from election.manifest import Manifest, manifest_from_dict
 from election.primitives import blind_rsa
 from kiosk.core.casting import CheckedBallot, Receipt
 from kiosk.core.jobs import InlineExecutor
 from kiosk.core.outbox import Outbox
 from kiosk.core.session import HelpDeskReason, Refusal, Services, Session, State, View
-from kiosk.testing import FakeClock, embedded_election, test_manifest
+from kiosk.testing import TEST_MANIFEST, FakeClock, embedded_election, test_manifest
 from kiosk.ui.text import LANGUAGES
 from kiosk.ui.window import KioskWindow, UiOptions
 from registrar.client import RegistrarClient
 
 
 def _views() -> list[tuple[str, View]]:
-    code = tracking_code(secrets.token_bytes(32))
-    checked = tracking_code(secrets.token_bytes(32))
+    # Fixed codes, so that the PNGs change only when the screens do.
+    code = tracking_code(hashlib.sha256(b"ippyo screenshot: cast").digest())
+    checked = tracking_code(hashlib.sha256(b"ippyo screenshot: checked").digest())
     return [
         ("01-welcome", View(State.WELCOME)),
         ("02-insert-card", View(State.INSERT_CARD)),
@@ -78,30 +83,73 @@ def _views() -> list[tuple[str, View]]:
     ]
 
 
-def render_all(out: Path, width: int = 1280, height: int = 800) -> list[Path]:
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    manifest = test_manifest()
+def _save(window: KioskWindow, path: Path) -> None:
+    """A 256-colour PNG: a third of the size, and text stays sharp (no dithering)."""
+    image = window.grab().toImage()
+    small = image.convertToFormat(
+        QImage.Format.Format_Indexed8,
+        Qt.ImageConversionFlag.AvoidDither | Qt.ImageConversionFlag.ThresholdDither,
+    )
+    small.save(str(path))  # PNG, from the suffix
+
+
+COUNCIL_MANIFEST: dict[str, Any] = {
+    **TEST_MANIFEST,
+    "id": "kiosk-test-council-2026",
+    "contests": [
+        *TEST_MANIFEST["contests"],
+        {
+            "id": "council",
+            "title": {"ja": "市議会議員選挙", "en": "City council"},
+            "min": 0,
+            "max": 2,
+            "options": [
+                {"id": "ito", "name": {"ja": "伊藤 誠", "en": "Makoto Ito"}},
+                {"id": "kato", "name": {"ja": "加藤 恵", "en": "Megumi Kato"}},
+                {"id": "mori", "name": {"ja": "森 健太", "en": "Kenta Mori"}},
+            ],
+        },
+    ],
+}
+"""A ballot with two contests, one of them "choose up to two" (screenshots and tests)."""
+
+
+def _window(manifest: Manifest, outbox: Path, width: int, height: int) -> KioskWindow:
     key = blind_rsa.generate_key(2048).public_key
     election = embedded_election(manifest, key)
-    written: list[Path] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        session = Session(
-            Services(
-                kiosk_id="kiosk-screenshots",
-                context=election.context,
-                open_card=lambda: (_ for _ in ()).throw(RuntimeError("no card here")),
-                registrar=RegistrarClient("http://127.0.0.1:9", "kiosk-screenshots", "unused"),
-                box=election.box,
-                sender=election.kiosk,
-                outbox=Outbox(Path(tmp) / "outbox"),
-                executor=InlineExecutor(),
-                clock=FakeClock(),
-            )
+    session = Session(
+        Services(
+            kiosk_id="kiosk-screenshots",
+            context=election.context,
+            open_card=lambda: (_ for _ in ()).throw(RuntimeError("no card here")),
+            registrar=RegistrarClient("http://127.0.0.1:9", "kiosk-screenshots", "unused"),
+            box=election.box,
+            sender=election.kiosk,
+            outbox=Outbox(outbox),
+            executor=InlineExecutor(),
+            clock=FakeClock(),
         )
-        window = KioskWindow(session, UiOptions("https://observer.example.jp", printer="pdf"))
-        window.resize(width, height)
-        window.show()
-        out.mkdir(parents=True, exist_ok=True)
+    )
+    window = KioskWindow(session, UiOptions("https://observer.example.jp", printer="pdf"))
+    window.resize(width, height)
+    window.show()
+    window.reader_event = "inserted"  # as if a card were in the reader throughout
+    return window
+
+
+def render_all(out: Path, width: int = 1280, height: int = 800) -> list[Path]:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    written: list[Path] = []
+    out.mkdir(parents=True, exist_ok=True)
+
+    def shot(window: KioskWindow, name: str) -> None:
+        app.processEvents()
+        path = out / f"{name}.png"
+        _save(window, path)
+        written.append(path)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        window = _window(test_manifest(), Path(tmp) / "outbox", width, height)
         for lang in LANGUAGES:
             for name, view in _views():
                 window.display(view)
@@ -109,20 +157,31 @@ def render_all(out: Path, width: int = 1280, height: int = 800) -> list[Path]:
                 if view.state is State.BALLOT and not view.replaces_earlier:
                     ballot = window.screens[State.BALLOT]
                     ballot.options["mayor"]["suzuki"].click()  # type: ignore[attr-defined]
-                app.processEvents()
-                path = out / f"{name}-{lang.value}.png"
-                window.grab().save(str(path), "PNG")
-                written.append(path)
+                shot(window, f"{name}-{lang.value}")
         # High contrast and large text, once each language.
         window.set_large(True)
         window.set_contrast(True)
         for lang in LANGUAGES:
             window.display(View(State.PIN, tries_left=4, pin_error="wrong_pin"))
             window.set_language(lang)
-            app.processEvents()
-            path = out / f"30-pin-large-contrast-{lang.value}.png"
-            window.grab().save(str(path), "PNG")
-            written.append(path)
+            shot(window, f"30-pin-large-contrast-{lang.value}")
+        window.shutdown()
+        window.close()
+        # Two contests: the maximum reached, then an undervote said before going on.
+        window = _window(manifest_from_dict(COUNCIL_MANIFEST), Path(tmp) / "outbox2", width, height)
+        for lang in LANGUAGES:
+            window.display(View(State.WELCOME))
+            window.display(View(State.BALLOT))
+            window.set_language(lang)
+            ballot = window.screens[State.BALLOT]
+            options = ballot.options  # type: ignore[attr-defined]
+            for contest, option in (("mayor", "sato"), ("council", "ito"), ("council", "kato")):
+                options[contest][option].click()
+            options["council"]["mori"].click()  # a third of two: refused, said so
+            shot(window, f"31-ballot-two-contests-full-{lang.value}")
+            options["council"]["kato"].click()
+            ballot.submit()  # type: ignore[attr-defined]
+            shot(window, f"32-ballot-undervote-{lang.value}")
         window.shutdown()
         window.close()
     return written

@@ -186,6 +186,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "ballot.option.a11y": ("{name} を選ぶ", "Choose {name}"),
     # --- review ------------------------------------------------------------------------------
     "review.title": ("選んだ内容を確かめてください", "Please check your choices"),
+    "review.note": (
+        "まだ投票は終わっていません。次の画面で「投票する」を押すと確定します。",
+        "Nothing is sent yet: you cast your ballot on the next screen.",
+    ),
     "review.none": ("（選択なし）", "(no choice)"),
     "review.change": ("選びなおす", "Change"),
     "review.change.a11y": ("選んだ内容を変える", "Change your choices"),

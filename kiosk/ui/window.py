@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -192,6 +193,8 @@ class KioskWindow(QMainWindow):
         button = QPushButton()
         button.setCheckable(True)
         button.setMinimumSize(TOUCH_PX, TOUCH_PX)
+        # Never narrower than its text (the election's name wraps instead).
+        button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         button.clicked.connect(slot)
         return button
 
@@ -328,6 +331,11 @@ class KioskWindow(QMainWindow):
 
     def start(self) -> None:
         self._act(self.session.begin)
+        if self.state is State.INSERT_CARD and self.reader_event == "inserted":
+            # The card is on the reader already (left there when the kiosk timed out).
+            self.busy = True
+            self._act(self.session.card_inserted)
+            self._render()
 
     def back(self) -> None:
         self.session.reset()
@@ -420,8 +428,8 @@ class KioskWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        self.tick_timer.stop()
-        self.recover_timer.stop()
+        for timer in self.findChildren(QTimer):  # ours and any added (health reports)
+            timer.stop()
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None

@@ -50,6 +50,7 @@ def good(directory: Path) -> dict[str, Any]:
         },
         "card": {"backend": "pcsc", "reader": "Virtual PCD 00 00"},
         "receipt": {"printer": "pdf", "pdf_dir": "receipts"},
+        "health": {"tally_url": "http://127.0.0.1:8080", "secret_file": "secret.txt"},
     }
 
 
@@ -84,6 +85,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     assert (config.trustees, config.quorum, config.confirmations) == (3, 2, 2)
     assert config.joint_public_key == G * 7
     assert config.printer == "pdf" and config.pdf_dir == tmp_path / "receipts"
+    assert config.health_url == "http://127.0.0.1:8080" and config.health_interval == 60
     assert "s3cret" not in repr(config) and "11" * 32 not in repr(config)
 
 
@@ -131,6 +133,10 @@ BAD: list[tuple[str, Any, type[ConfigError], str]] = [
     ("card.backend", "virtual", MissingField, "card.image"),
     ("receipt.printer", "fax", BadValue, "receipt.printer"),
     ("receipt", "none", WrongType, "receipt"),
+    ("health.tally_url", "tally", BadValue, "health.tally_url"),
+    ("health.secret_file", "absent.txt", FileMissing, "health.secret_file"),
+    ("health.interval", 1, BadValue, "health.interval"),
+    ("health.secret", "x", BadValue, "health.secret"),
 ]
 
 

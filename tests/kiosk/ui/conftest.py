@@ -107,13 +107,18 @@ def make_kiosk(
     made: list[tuple[KioskWindow, ThreadExecutor]] = []
 
     def make(
-        *, election_: EmbeddedElection | None = None, printer: str = "pdf", probe: bool = True
+        *,
+        election_: EmbeddedElection | None = None,
+        registrar_: LiveRegistrar | None = None,
+        printer: str = "pdf",
+        probe: bool = True,
     ) -> Kiosk:
         executor = ui_executor()
         clock = FakeClock()
+        live = registrar_ or registrar
         session = make_session(
             election_ or election,
-            registrar.client,
+            live.client,
             slot,
             tmp_path / f"outbox{len(made)}",
             executor=executor,
@@ -128,7 +133,7 @@ def make_kiosk(
         window.resize(1280, 800)
         window.show()
         made.append((window, executor))
-        kiosk = Kiosk(window, session, slot, clock, qtbot, registrar)
+        kiosk = Kiosk(window, session, slot, clock, qtbot, live)
         session.subscribe(lambda view: kiosk.states.append(view.state))
         return kiosk
 

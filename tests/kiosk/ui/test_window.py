@@ -5,7 +5,8 @@ chain."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -13,7 +14,9 @@ from PySide6.QtGui import QFontInfo
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QPushButton, QWidget
 
 from card_reader.testpki import Resident, VoterCard
-from election.manifest import Manifest
+from election.manifest import Manifest, manifest_from_dict
+from election.primitives.blind_rsa import RSAPrivateKey
+from kiosk.core.outbox import Outbox, OutboxEntry
 from kiosk.core.session import HelpDeskReason, Refusal, State, View
 from kiosk.testing import (
     LiveRegistrar,
@@ -21,8 +24,10 @@ from kiosk.testing import (
     RecordingApplet,
     embedded_election,
     new_resident,
+    registrar_service,
 )
 from kiosk.ui.reader import ReaderWatcher, pcsc_probe
+from kiosk.ui.screenshots import COUNCIL_MANIFEST
 from kiosk.ui.text import LANGUAGES, REFUSALS, Lang, refusal_text, tr
 from registrar.refusals import REASONS
 from tests.kiosk.ui.conftest import OBSERVER, PIN, Kiosk
@@ -320,6 +325,9 @@ def test_inactivity_returns_to_welcome_and_resets_the_voters_settings(kiosk: Kio
     kiosk.wait(State.WELCOME)
     assert not kiosk.session.holds_ballot()
     assert window.lang is Lang.JA and not window.large  # the next voter starts afresh
+    # The card was left on the reader: Start reads it again (no need to lift it).
+    kiosk.click(window.screens[State.WELCOME].start)  # type: ignore[attr-defined]
+    kiosk.wait(State.PIN)
 
 
 def test_no_reader_and_a_card_that_is_not_a_my_number_card_are_explained(
@@ -407,3 +415,115 @@ def test_every_control_is_named_large_enough_and_readable(kiosk: Kiosk) -> None:
                         assert QFontInfo(widget.font()).pixelSize() >= 24, widget.text()
             assert window.stack.currentWidget() is window.pages[view.state]
     window.display(View(State.WELCOME))
+
+
+def test_a_card_pulled_on_the_checked_and_receipt_screens(kiosk: Kiosk) -> None:
+    window = kiosk.window
+    kiosk.to_ballot()
+    kiosk.pick("mayor", "sato")
+    kiosk.click(window.screens[State.BALLOT].next)  # type: ignore[attr-defined]
+    kiosk.click(window.screens[State.REVIEW].confirm)  # type: ignore[attr-defined]
+    kiosk.wait(State.CAST_OR_CHECK)
+    kiosk.click(window.screens[State.CAST_OR_CHECK].check)  # type: ignore[attr-defined]
+    kiosk.wait(State.CHECKED)
+    kiosk.pull()
+    assert not kiosk.session.holds_ballot() and not kiosk.session.holds_identity()
+    vote(kiosk, kiosk.new_card(), "suzuki")
+    kiosk.pull()  # on the receipt, without pressing Finish
+    assert window.stack.currentWidget() is window.pages[State.WELCOME]
+    assert not kiosk.session.holds_ballot()
+
+
+def test_a_misconfigured_registrar_puts_the_kiosk_out_of_service(
+    make_kiosk: Callable[..., Kiosk],
+    manifest: Manifest,
+    registrar: LiveRegistrar,
+    registrar_key: RSAPrivateKey,
+) -> None:
+    other_key = embedded_election(
+        manifest, registrar.public_key, pinned_key=registrar_key.public_key
+    )
+    kiosk = make_kiosk(election_=other_key)
+    applet = kiosk.insert()
+    kiosk.wait(State.PIN)
+    kiosk.type_pin_on_screen(PIN)
+    kiosk.wait(State.OUT_OF_SERVICE)
+    screen = kiosk.window.screens[State.OUT_OF_SERVICE]
+    assert "registrar_key_mismatch" in screen.detail.text()  # type: ignore[attr-defined]
+    assert not any(c[1] == 0x2A for c in applet.received)  # the card signed nothing
+    kiosk.click(screen.finish)  # type: ignore[attr-defined]
+    assert kiosk.state is State.REMOVE_CARD
+    kiosk.pull()
+
+
+@pytest.fixture(scope="module")
+def council(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveRegistrar, Any]]:
+    manifest = manifest_from_dict(COUNCIL_MANIFEST)
+    with registrar_service(tmp_path_factory.mktemp("council"), manifest) as live:
+        yield live, embedded_election(manifest, live.public_key)
+
+
+def test_a_choose_up_to_two_contest_enforces_its_maximum_and_warns_of_an_undervote(
+    make_kiosk: Callable[..., Kiosk], council: tuple[LiveRegistrar, Any]
+) -> None:
+    registrar, election = council
+    kiosk = make_kiosk(election_=election, registrar_=registrar)
+    window = kiosk.window
+    kiosk.to_ballot(registrar.card(new_resident()))
+    screen = window.screens[State.BALLOT]
+    limits = screen.contest_labels["council"][1]  # type: ignore[attr-defined]
+    assert limits.text() == tr("ballot.limits.upto", Lang.JA, max=2)
+    kiosk.pick("mayor", "sato")
+    kiosk.pick("council", "ito")
+    kiosk.pick("council", "kato")
+    kiosk.pick("council", "mori")  # a third: refused, said so, the first two kept
+    assert screen.selection()["council"] == ["ito", "kato"]  # type: ignore[attr-defined]
+    note = screen.notes["council"]  # type: ignore[attr-defined]  # said in the contest itself
+    assert note.isVisible() and note.text() == tr("ballot.full", Lang.JA)
+    kiosk.pick("council", "kato")  # take one back: one of two chosen
+    kiosk.click(screen.next)  # type: ignore[attr-defined]
+    assert kiosk.state is State.BALLOT  # first press: the undervote is said
+    assert screen.message.text() == tr(  # type: ignore[attr-defined]
+        "ballot.undervote", Lang.JA, contest="市議会議員選挙", n=1
+    )
+    kiosk.click(screen.next)  # type: ignore[attr-defined]  # second press: go on
+    assert kiosk.state is State.REVIEW
+    assert window.view.choices == {"mayor": ["sato"], "council": ["ito"]}
+    kiosk.click(window.screens[State.REVIEW].confirm)  # type: ignore[attr-defined]
+    kiosk.wait(State.CAST_OR_CHECK)
+    kiosk.click(window.screens[State.CAST_OR_CHECK].cast)  # type: ignore[attr-defined]
+    kiosk.wait(State.RECEIPT)
+    kiosk.pull()
+
+
+class Unanswered(Exception):
+    """Stands for the chain not answering right after the signed cast was written."""
+
+
+class OutboxThenSilence(Outbox):
+    def put(self, entry: OutboxEntry) -> OutboxEntry:
+        super().put(entry)
+        raise Unanswered()
+
+
+def test_a_ballot_saved_but_not_yet_sent_is_said_plainly_with_its_code(kiosk: Kiosk) -> None:
+    window, session = kiosk.window, kiosk.session
+    session.services.outbox = OutboxThenSilence(session.services.outbox.directory)
+    vote_until_cast(kiosk)
+    kiosk.wait(State.QUEUED)
+    screen = window.screens[State.QUEUED]
+    code = window.view.tracking_code
+    assert code is not None and screen.code.text().replace("\n", "") == code  # type: ignore[attr-defined]
+    assert session.services.outbox.depth == 1  # safe on disk, to be sent by recover()
+    kiosk.click(screen.finish)  # type: ignore[attr-defined]
+    assert kiosk.state is State.REMOVE_CARD
+    kiosk.pull()
+
+
+def vote_until_cast(kiosk: Kiosk) -> None:
+    kiosk.to_ballot()
+    kiosk.pick("mayor", "tanaka")
+    kiosk.click(kiosk.window.screens[State.BALLOT].next)  # type: ignore[attr-defined]
+    kiosk.click(kiosk.window.screens[State.REVIEW].confirm)  # type: ignore[attr-defined]
+    kiosk.wait(State.CAST_OR_CHECK)
+    kiosk.click(kiosk.window.screens[State.CAST_OR_CHECK].cast)  # type: ignore[attr-defined]
