@@ -52,7 +52,12 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert refused.json()["error"] == "election_not_configured"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # never leave it running: kill it, then fail
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            raise
         if proc.stdout is not None:
             proc.stdout.close()
     assert proc.returncode == 0
