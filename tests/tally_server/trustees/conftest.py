@@ -1,10 +1,11 @@
-"""A minimal Flask app with the trustee exchange mounted at /api/v1/trustees, served over
-HTTP on 127.0.0.1 by werkzeug in a thread (stopped at the end), and three trustees' keys."""
+"""The tally server itself (``create_app``, which mounts the trustee exchange at
+/api/v1/trustees, with its access marks, refusal catalogue and security headers), served under
+cheroot on 127.0.0.1 as ``ippyo tally serve`` runs it (stopped at the end), and three
+trustees' keys."""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
-from werkzeug.serving import make_server
 
 from election.manifest import Manifest
 from ippyo.trustee import trustee
-from tally_server.trustees import create_blueprint
+from tally_server.app import create_app
+from tally_server.config import TallyConfig
+from tally_server.db import upgrade
+from tally_server.testing import live_server
 from tests.election.conftest import small_manifest
 
 
@@ -30,17 +33,15 @@ class Exchange:
 @pytest.fixture()
 def exchange(tmp_path: Path) -> Iterator[Exchange]:
     root = tmp_path / "trustees"
-    app = Flask("trustee-exchange-test")
-    app.config["TRUSTEE_DIR"] = str(root)
-    app.register_blueprint(create_blueprint(), url_prefix="/api/v1/trustees")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    database = f"sqlite:///{tmp_path / 'tally.db'}"
+    upgrade(database)
+    config = TallyConfig(database_url=database, trustee_dir=root)
+    app = create_app(config)
     try:
-        yield Exchange(f"http://127.0.0.1:{server.server_port}", root, app)
+        with live_server(app, config) as url:
+            yield Exchange(url, root, app)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
+        app.extensions["tally"].engine.dispose()
 
 
 def cli(*args: str) -> Result:

@@ -25,6 +25,11 @@ from election.context import ElectionContext
 from election.primitives import blind_rsa
 from election.tally import tally_ballots
 from ippyo.trustee import tally_from_chain, trustee
+from tally_server.app import create_app
+from tally_server.config import TallyConfig
+from tally_server.db import upgrade
+from tally_server.election_setup import ElectionSetup
+from tally_server.indexer import Indexer
 from tally_server.trustees import publish_tally
 from tally_server.trustees.exchange import ElectionFiles, TallyInput
 from tests.election.record_helpers import mint
@@ -99,13 +104,14 @@ def test_ceremony_decryption_record_and_verify_on_chain(
     tmp_path: Path,
 ) -> None:
     _ceremony(exchange, people)
-    box, admin, _, first_block = _election_on_chain(dev_url, exchange, people, registrar_key)
+    box, admin, ctx, first_block = _election_on_chain(dev_url, exchange, people, registrar_key)
     chain_args = ["--rpc", dev_url, "--contract", box.address]
     result = cli("tally", "--dir", str(exchange.root), "--election", people.election, *chain_args)
     assert result.exit_code == 0, result.output
     assert "tally of 4 ballots" in result.output
     _step("decrypt", exchange, people, 1, *chain_args)
     _step("decrypt", exchange, people, 2, *chain_args)  # trustee 3 is absent
+    _result_on_the_observer_pages(dev_url, exchange, people, ctx, first_block, tmp_path)
     out = tmp_path / "record.json"
     result = cli(
         "record",
@@ -166,3 +172,51 @@ def test_trustee_refuses_to_decrypt_a_tally_that_is_not_the_chains(
     assert result.exit_code == 1
     assert "not the sum of the valid ballots on chain: not decrypting" in result.output
     assert not list((exchange.root / people.election).glob("decryption-*.json"))
+
+
+def _result_on_the_observer_pages(
+    url: str,
+    exchange: Exchange,
+    people: People,
+    ctx: ElectionContext,
+    first_block: int,
+    tmp_path: Path,
+) -> None:
+    """The tally server that indexed the chain shows the result the trustees' shares decrypt,
+    with every check of the core's verifier passing."""
+    state = ElectionFiles(exchange.root / people.election).load()
+    setup = ElectionSetup(
+        ctx,
+        first_block,
+        tuple(state.announcements[i] for i in sorted(state.announcements)),
+        tuple(s for i in sorted(state.shares) for s in state.shares[i]),
+        tuple(c for i in sorted(state.complaints) for c in state.complaints[i]),
+    )
+    setup_file = tmp_path / "election.json"
+    setup_file.write_bytes(setup.to_json())
+    database = f"sqlite:///{tmp_path / 'index.db'}"
+    upgrade(database)
+    config = TallyConfig(
+        database_url=database,
+        trustee_dir=exchange.root,
+        election_file=setup_file,
+        rpc_urls=(url,),
+        confirmations=0,
+    )
+    app = create_app(config)
+    try:
+        sessions = app.extensions["tally"].sessions
+        Indexer(setup, Chain.connect([url]), sessions, confirmations=0).run(
+            poll_seconds=0.01, once=True
+        )
+        shown = app.test_client().get("/api/v1/result").get_json()
+        assert shown["decrypted"] is True, shown
+        assert [[o["count"] for o in c["options"]] for c in shown["result"]] == [
+            [1, 2, 1],
+            [2, 0, 1, 1],
+        ]
+        assert {c["status"] for c in shown["checks"]} == {"ok"}, shown["checks"]
+        page = app.test_client().get("/result").get_data(as_text=True)
+        assert "FAIL" not in page
+    finally:
+        app.extensions["tally"].engine.dispose()

@@ -322,9 +322,12 @@ def test_concurrent_uploads_store_exactly_one(exchange: Exchange, people: People
 
 def test_deeply_nested_upload_is_a_named_refusal(exchange: Exchange, people: People) -> None:
     url = f"{exchange.url}/api/v1/trustees/{people.election}/uploads"
-    body = b"[" * 100_000 + b"]" * 100_000
+    body = b"[" * 30_000 + b"]" * 30_000  # under the server's 64 KB body limit
     response = requests.post(url, data=body, headers={"Content-Type": "application/json"})
     assert (response.status_code, response.json()["error"]) == (400, "bad_upload")
+    body = b"[" * 100_000 + b"]" * 100_000  # over it: refused before it is read
+    response = requests.post(url, data=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]) == (413, "request_too_large")
 
 
 def test_keys_and_states_sealed_with_a_passphrase(
