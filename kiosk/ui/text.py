@@ -298,6 +298,10 @@ REFUSALS: dict[str, tuple[str, str]] = {
         "この端末の設定に問題があります。係員をお呼びください。",
         "This kiosk is not set up correctly. Please call a member of staff.",
     ),
+    "kiosk_certificate_mismatch": (
+        "この端末の設定に問題があります（端末の証明書）。係員をお呼びください。",
+        "This kiosk is not set up correctly (its certificate). Please call a member of staff.",
+    ),
     "bad_request": (
         "端末と受付の間で通信の問題が起きました。カードを取り、もう一度やり直してください。",
         "Something went wrong between the kiosk and the office. Take your card and start again.",
