@@ -474,21 +474,16 @@ def tally_from_chain(
     return ChainTally(ctx, cast, checked, anchor, selection, encrypted)
 
 
-@trustee.command()
-@click.option("--dir", "root", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--election", required=True, metavar="ID")
-@click.option("--rpc", "rpc", multiple=True, required=True, metavar="URL")
-@click.option("--contract", required=True, metavar="ADDR")
-@click.option("--from-block", default=0, type=click.IntRange(min=0))
-def tally(root: Path, election: str, rpc: tuple[str, ...], contract: str, from_block: int) -> None:
-    """(Officials, on the server) compute the encrypted tally from the chain; hand it over."""
+def _election_and_chain_tally(
+    root: Path, election: str, rpc: tuple[str, ...], contract: str, from_block: int
+) -> tuple[Any, ChainTally]:
+    """The election's exchange state (its ceremony complete) and its tally read from the chain;
+    a missing election, an incomplete ceremony or an unreadable chain ends the command."""
     from contracts.chain import ChainError
-    from tally_server.trustees import Refusal, publish_tally
-    from tally_server.trustees.exchange import ElectionFiles, TallyInput
+    from tally_server.trustees.exchange import ElectionFiles
 
-    files = ElectionFiles(root / election)
     try:
-        state = files.load()
+        state = ElectionFiles(root / election).load()
     except OSError as exc:
         _fail(f"no such election in {root}: {exc}", EXIT_UNREACHABLE)
     if state.joint_public_key is None:
@@ -505,6 +500,21 @@ def tally(root: Path, election: str, rpc: tuple[str, ...], contract: str, from_b
         )
     except ChainError as exc:
         _fail(f"the chain cannot be read: {exc}", EXIT_UNREACHABLE)
+    return state, chain_tally
+
+
+@trustee.command()
+@click.option("--dir", "root", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--election", required=True, metavar="ID")
+@click.option("--rpc", "rpc", multiple=True, required=True, metavar="URL")
+@click.option("--contract", required=True, metavar="ADDR")
+@click.option("--from-block", default=0, type=click.IntRange(min=0))
+def tally(root: Path, election: str, rpc: tuple[str, ...], contract: str, from_block: int) -> None:
+    """(Officials, on the server) compute the encrypted tally from the chain; hand it over."""
+    from tally_server.trustees import Refusal, publish_tally
+    from tally_server.trustees.exchange import TallyInput
+
+    state, chain_tally = _election_and_chain_tally(root, election, rpc, contract, from_block)
     encrypted = chain_tally.tally
     try:
         publish_tally(root, state.election_id, TallyInput(chain_tally.context, encrypted))
@@ -662,27 +672,8 @@ def record(
 ) -> None:
     """(Officials) assemble and verify the election record once k trustees have decrypted;
     optionally publish it on chain."""
-    from contracts.chain import ChainError
-    from tally_server.trustees.exchange import ElectionFiles
 
-    try:
-        state = ElectionFiles(root / election).load()
-    except OSError as exc:
-        _fail(f"no such election in {root}: {exc}", EXIT_UNREACHABLE)
-    if state.joint_public_key is None:
-        _fail("the key ceremony is not complete")
-    try:
-        chain_tally = tally_from_chain(
-            list(rpc),
-            contract,
-            state.manifest,
-            state.trustees,
-            state.quorum,
-            state.joint_public_key,
-            from_block=from_block,
-        )
-    except ChainError as exc:
-        _fail(f"the chain cannot be read: {exc}", EXIT_UNREACHABLE)
+    _, chain_tally = _election_and_chain_tally(root, election, rpc, contract, from_block)
     assembled = build_record(root, election, chain_tally)
     data = assembled.to_json()
     out.write_bytes(data)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -14,7 +13,8 @@ from web3.exceptions import Web3RPCError
 
 from contracts.chain import Chain, ChainStalled, Sender, rpc_error_message
 from contracts.client import BallotBox
-from devnet.network import Devnet, geth_path
+from devnet.network import Devnet
+from devnet.testing import running_devnet
 from election.primitives import blind_rsa
 
 from ..contracts.suite import BallotBoxSuite, Kit, ballot_bytes
@@ -22,13 +22,8 @@ from ..contracts.suite import BallotBoxSuite, Kit, ballot_bytes
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    assert geth_path().exists(), "geth is not built: scripts/setup.sh builds it"
-    net = Devnet.create(Path(tmp_path_factory.mktemp("devnet")) / "net", 3)
-    try:
-        net.up(timeout=90)
+    with running_devnet(tmp_path_factory.mktemp("devnet"), 3) as net:
         yield net
-    finally:
-        net.destroy()  # stops exactly the three geth processes it started, by pid
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from eth_account import Account
 
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox
-from devnet.network import Devnet, geth_path
+from devnet.network import Devnet
+from devnet.testing import running_devnet
 from election.manifest import Manifest
 from kiosk.core.headless import (
     KILL_AFTER_OUTBOX_WRITE,
@@ -45,13 +46,8 @@ PIN = "ABC123"
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    assert geth_path().exists(), "geth is not built: scripts/setup.sh builds it"
-    net = Devnet.create(Path(tmp_path_factory.mktemp("devnet")) / "net", 3)
-    try:
-        net.up(timeout=90)
+    with running_devnet(tmp_path_factory.mktemp("devnet"), 3) as net:
         yield net
-    finally:
-        net.destroy()  # stops exactly the three geth processes it started, by pid
 
 
 class HookedChain(Chain):

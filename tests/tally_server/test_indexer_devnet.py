@@ -12,7 +12,8 @@ from eth_account import Account
 from sqlalchemy import select
 
 from contracts.chain import Chain, Sender
-from devnet.network import Devnet, geth_path
+from devnet.network import Devnet
+from devnet.testing import running_devnet
 from election.primitives import blind_rsa
 from tally_server.app import create_app
 from tally_server.config import TallyConfig
@@ -24,13 +25,8 @@ from tally_server.testing import ElectionKit
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    assert geth_path().exists(), "geth is not built: scripts/setup.sh builds it"
-    net = Devnet.create(Path(tmp_path_factory.mktemp("devnet")) / "net", 3)
-    try:
-        net.up(timeout=90)
+    with running_devnet(tmp_path_factory.mktemp("devnet"), 3) as net:
         yield net
-    finally:
-        net.destroy()  # stops exactly the geth processes it started, by pid
 
 
 def test_index_on_three_geth_nodes(

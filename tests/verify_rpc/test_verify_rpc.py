@@ -16,6 +16,7 @@ import pytest
 
 from contracts.chain import Chain
 from devnet.network import Devnet, geth_path
+from devnet.testing import running_devnet
 from election.manifest import Manifest
 from election.primitives import blind_rsa
 from election.primitives.group import G
@@ -66,13 +67,8 @@ def _write(tmp_path: Path, record: ElectionRecord) -> str:
 # --- honest -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    assert geth_path().exists(), "geth is not built: scripts/setup.sh builds it"
-    net = Devnet.create(Path(tmp_path_factory.mktemp("devnet")) / "net", 3)
-    try:
-        net.up(timeout=90)
+    with running_devnet(tmp_path_factory.mktemp("devnet"), 3) as net:
         yield net
-    finally:
-        net.destroy()  # stops exactly the three geth processes it started, by pid
 
 
 def test_honest_election_on_three_nodes_verifies(

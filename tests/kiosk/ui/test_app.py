@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, predict_address
-from devnet.network import Devnet, geth_path
+from devnet.network import Devnet
+from devnet.testing import running_devnet
 from election.context import ElectionContext
 from election.keyceremony import run_ceremony
 from election.manifest import Manifest
@@ -35,13 +36,8 @@ from tests.kiosk.ui.conftest import PIN
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    assert geth_path().exists(), "geth is not built: scripts/setup.sh builds it"
-    net = Devnet.create(Path(tmp_path_factory.mktemp("devnet")) / "net", 1)
-    try:
-        net.up(timeout=90)
+    with running_devnet(tmp_path_factory.mktemp("devnet"), 1) as net:
         yield net
-    finally:
-        net.destroy()  # stops exactly the geth process it started, by pid
 
 
 SECRET = "kiosk-secret-01"
