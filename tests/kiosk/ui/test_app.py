@@ -36,7 +36,7 @@ from tests.kiosk.ui.conftest import PIN
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    with running_devnet(tmp_path_factory.mktemp("devnet"), 1) as net:
+    with running_devnet(tmp_path_factory.mktemp("devnet"), 3) as net:
         yield net
 
 
@@ -210,3 +210,45 @@ def test_kiosk_run_refuses_a_config_for_another_election(
     )
     with pytest.raises(StartupError, match="base hash"):
         build(config)
+
+
+def test_the_window_fails_over_when_the_node_in_use_is_down_while_sending(
+    qtbot: QtBot,
+    network: Devnet,
+    manifest: Manifest,
+    registrar: LiveRegistrar,
+    slot: ReaderSlot,
+    tmp_path: Path,
+) -> None:
+    contract, key, joint = deploy(network, manifest, registrar)
+    config = load_config(write_config(tmp_path, network, registrar, contract, key, joint))
+    image = tmp_path / "card.json"
+    image.write_text(json.dumps(registrar.card(new_resident()).to_image()), "utf-8")
+    kiosk = build(config, image, virtual_slot=slot.index)
+    try:
+        window = kiosk.window
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        qtbot.waitUntil(lambda: window.state is State.PIN, timeout=30_000)
+        pin = window.screens[State.PIN]
+        for char in PIN:
+            qtbot.mouseClick(pin.keys[char], Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        qtbot.mouseClick(pin.ok, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        qtbot.waitUntil(lambda: window.state is State.BALLOT, timeout=30_000)
+        ballot = window.screens[State.BALLOT]
+        qtbot.mouseClick(ballot.options["mayor"]["tanaka"], Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        qtbot.mouseClick(ballot.next, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        qtbot.mouseClick(window.screens[State.REVIEW].confirm, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        qtbot.waitUntil(lambda: window.state is State.CAST_OR_CHECK, timeout=30_000)
+        network.stop_node(0)  # the kiosk's first node: the cast must go through another
+        qtbot.mouseClick(window.screens[State.CAST_OR_CHECK].cast, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        qtbot.waitUntil(lambda: window.state is State.RECEIPT, timeout=90_000)
+        receipt = window.view.receipt
+        assert receipt is not None
+        box = BallotBox(Chain.connect(network.state.urls[1:]), contract)
+        hashes = [c.ballot_hash for c in box.cast_ballots()]
+        assert hashes.count(receipt.ballot_hash) == 1
+    finally:
+        kiosk.close()
+        network.start_node(0)
