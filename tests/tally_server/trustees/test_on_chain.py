@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from eth_account import Account
+from playwright.sync_api import sync_playwright
 
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, predict_address
@@ -30,9 +32,11 @@ from tally_server.config import TallyConfig
 from tally_server.db import upgrade
 from tally_server.election_setup import ElectionSetup
 from tally_server.indexer import Indexer
+from tally_server.testing import live_server
 from tally_server.trustees import publish_tally
 from tally_server.trustees.exchange import ElectionFiles, TallyInput
 from tests.election.record_helpers import mint
+from tests.tally_server.test_browser_observer import CHROMIUM, CHROMIUM_ARGS, DOCS
 from tests.verify_rpc.kit import dev_geth, fund_from_dev_account, run_verify
 
 from .conftest import Exchange, People, cli
@@ -218,5 +222,22 @@ def _result_on_the_observer_pages(
         assert {c["status"] for c in shown["checks"]} == {"ok"}, shown["checks"]
         page = app.test_client().get("/result").get_data(as_text=True)
         assert "FAIL" not in page
+        # An observer opens the result page in a real browser (headless Chromium).
+        with live_server(app, config) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                tab = browser.new_page(viewport={"width": 1280, "height": 900})
+                tab.goto(f"{base}/result")
+                text = tab.inner_text("main")
+                assert "FAIL" not in text
+                mayor = people.manifest.contests[0].options
+                for option, count in zip(mayor, (1, 2, 1), strict=True):
+                    row = tab.locator("tr", has_text=option.name_ja).first.inner_text()
+                    assert row.split()[-1] == str(count), row
+                shots = os.environ.get("IPPYO_SCREENSHOTS")
+                target = DOCS if shots else tmp_path
+                tab.screenshot(path=str(target / "observer-result-decrypted.png"), full_page=True)
+            finally:
+                browser.close()
     finally:
         app.extensions["tally"].engine.dispose()
