@@ -53,7 +53,7 @@ def rpc_bench(rows: list[dict[str, Any]], ballots: int) -> None:
     from contracts.chain import Chain
     from election.primitives import blind_rsa
     from ippyo.chainview import read_node
-    from ippyo.demo import load_demo_manifest
+    from ippyo.scenario import load_demo_manifest
     from ippyo.verify_rpc import verify_chain
     from tests.verify_rpc.kit import dev_geth, run_election
 

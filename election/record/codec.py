@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from election.ballot import tracking_code
@@ -80,35 +80,7 @@ def record_to_dict(record: ElectionRecord) -> dict[str, Any]:
             "last_block": record.anchor.last_block,
         },
         "registrar_key": {"n": f"{record.registrar_key.n:x}", "e": record.registrar_key.e},
-        "ceremony": {
-            "announcements": [
-                {
-                    "trustee": a.trustee,
-                    "aux_public_key": a.aux_public_key.hex(),
-                    "commitments": [c.hex() for c in a.commitments],
-                    "proofs": [p.to_bytes().hex() for p in a.proofs],
-                }
-                for a in sorted(record.announcements, key=lambda a: a.trustee)
-            ],
-            "shares": [
-                {
-                    "dealer": s.dealer,
-                    "recipient": s.recipient,
-                    "nonce": s.nonce.hex(),
-                    "ciphertext": s.ciphertext.hex(),
-                }
-                for s in sorted(record.shares, key=lambda s: (s.dealer, s.recipient))
-            ],
-            "complaints": [
-                {
-                    "accuser": c.accuser,
-                    "accused": c.accused,
-                    "shared_secret": c.shared_secret.hex(),
-                    "proof": c.proof.to_bytes().hex(),
-                }
-                for c in sorted(record.complaints, key=lambda c: (c.accuser, c.accused))
-            ],
-        },
+        "ceremony": ceremony_to_dict(record.announcements, record.shares, record.complaints),
         "joint_public_key": record.joint_public_key.hex(),
         "base_hash": ctx.base_hash.hex(),
         "ballots": [
@@ -159,6 +131,43 @@ def record_to_dict(record: ElectionRecord) -> dict[str, Any]:
             },
         }
     return out
+
+
+def ceremony_to_dict(
+    announcements: Sequence[Announcement],
+    shares: Sequence[EncryptedShare],
+    complaints: Sequence[Complaint],
+) -> dict[str, Any]:
+    """The key ceremony's transcript in the record's encoding (also an election plan's)."""
+    return {
+        "announcements": [
+            {
+                "trustee": a.trustee,
+                "aux_public_key": a.aux_public_key.hex(),
+                "commitments": [c.hex() for c in a.commitments],
+                "proofs": [p.to_bytes().hex() for p in a.proofs],
+            }
+            for a in sorted(announcements, key=lambda a: a.trustee)
+        ],
+        "shares": [
+            {
+                "dealer": s.dealer,
+                "recipient": s.recipient,
+                "nonce": s.nonce.hex(),
+                "ciphertext": s.ciphertext.hex(),
+            }
+            for s in sorted(shares, key=lambda s: (s.dealer, s.recipient))
+        ],
+        "complaints": [
+            {
+                "accuser": c.accuser,
+                "accused": c.accused,
+                "shared_secret": c.shared_secret.hex(),
+                "proof": c.proof.to_bytes().hex(),
+            }
+            for c in sorted(complaints, key=lambda c: (c.accuser, c.accused))
+        ],
+    }
 
 
 def record_to_json(record: ElectionRecord) -> bytes:

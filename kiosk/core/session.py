@@ -109,6 +109,10 @@ class Services:
     confirmations: int = 1
     inactivity_timeout: float = 120.0
     cast_timeout: float = 60.0
+    encrypt: Callable[[ElectionContext, PlaintextBallot, bytes], EncryptedBallot] = encrypt_ballot
+    """How the kiosk encrypts (the core's :func:`~election.ballot.encrypt_ballot`). Only a
+    fault drill replaces it — the demo's broken kiosk that corrupts a proof, whose ballot the
+    tally must then exclude."""
 
 
 @dataclass(frozen=True)
@@ -428,7 +432,7 @@ class Session:
 
         def job() -> tuple[EncryptedBallot, bytes]:
             nonce = casting.new_master_nonce()
-            return encrypt_ballot(self.services.context, plain, nonce), nonce
+            return self.services.encrypt(self.services.context, plain, nonce), nonce
 
         def ok(result: tuple[EncryptedBallot, bytes]) -> None:
             self._encrypted = result

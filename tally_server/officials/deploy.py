@@ -18,7 +18,6 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from eth_utils.address import to_checksum_address
 
@@ -59,11 +58,48 @@ class ElectionPlan:
 def plan_to_json(setup_like: ElectionSetup, kiosks: list[str] | tuple[str, ...]) -> bytes:
     """The plan of an election whose ceremony and registrar key are known (tests, tooling):
     the setup's fields without the chain, plus the kiosks."""
-    full = setup_like.to_dict()
-    plan: dict[str, Any] = {k: full[k] for k in ("manifest", "parameters", "registrar_key")}
-    plan["ceremony"] = full["ceremony"]
-    plan["kiosks"] = ["0x" + bytes.fromhex(k.removeprefix("0x")).hex() for k in kiosks]
-    return canonical_json({"format": FORMAT, "version": VERSION, **plan}) + b"\n"
+    ctx = setup_like.context
+    return make_plan(
+        ctx.manifest,
+        ctx.trustees,
+        ctx.quorum,
+        ctx.revote_allowed,
+        ctx.registrar_key,
+        setup_like.announcements,
+        setup_like.shares,
+        setup_like.complaints,
+        kiosks,
+    )
+
+
+def make_plan(
+    manifest: Manifest,
+    trustees: int,
+    quorum: int,
+    revote_allowed: bool,
+    registrar_key: RSAPublicKey,
+    announcements: tuple[Announcement, ...],
+    shares: tuple[EncryptedShare, ...],
+    complaints: tuple[Complaint, ...],
+    kiosks: list[str] | tuple[str, ...],
+) -> bytes:
+    """An election plan (the file the dashboard's deploy form takes) from the key ceremony's
+    transcript, the registrar's public key and the kiosks' chain accounts."""
+    plan = {
+        "format": FORMAT,
+        "version": VERSION,
+        "manifest": manifest.to_dict(),
+        "parameters": {
+            "group": "secp256k1",
+            "trustees": trustees,
+            "quorum": quorum,
+            "revote_allowed": revote_allowed,
+        },
+        "registrar_key": {"n": format(registrar_key.n, "x"), "e": registrar_key.e},
+        "ceremony": codec.ceremony_to_dict(announcements, shares, complaints),
+        "kiosks": ["0x" + bytes.fromhex(k.removeprefix("0x")).hex() for k in kiosks],
+    }
+    return canonical_json(plan) + b"\n"
 
 
 def plan_from_json(data: bytes) -> ElectionPlan:

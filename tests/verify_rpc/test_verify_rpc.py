@@ -22,7 +22,7 @@ from election.primitives import blind_rsa
 from election.primitives.group import G
 from election.record import ElectionRecord, publication_bytes
 from election.validity import CastBallot
-from ippyo.demo import load_demo_manifest
+from ippyo.scenario import load_demo_manifest
 
 from .kit import Election, dev_geth, failed_checks, run_election, run_verify
 
