@@ -134,6 +134,7 @@ class Narrator:
         )
 
     def _kiosk_restarted(self, voter: int, settled: list[str], state: str) -> None:
+        settled = list(dict.fromkeys(settled))  # re-sent until confirmed: say each step once
         self.say(
             f"       再起動: 送信箱を送信 {settled} → 再来場の投票者に「{state}」/ restarted: "
             f"outbox settled {settled}; the voter, trying again, sees {state}"
