@@ -56,10 +56,18 @@ PASSPHRASE_ENV = "IPPYO_TRUSTEE_PASSPHRASE"
 _SCRYPT = {"n": 1 << 15, "r": 8, "p": 1}
 
 
+_typed: dict[str, str] = {}
+"""The passphrase typed at the prompt during this command (cleared when the command ends)."""
+
+
 def _passphrase(*, asked: bool) -> str | None:
-    value = os.environ.get(PASSPHRASE_ENV)
+    """``$IPPYO_TRUSTEE_PASSPHRASE``, or the passphrase typed earlier in this command, or (when
+    ``asked``) a prompt. A state file read with a typed passphrase is written back sealed with
+    it, never in the clear."""
+    value = os.environ.get(PASSPHRASE_ENV) or _typed.get("passphrase")
     if value is None and asked:
         value = click.prompt("trustee passphrase", hide_input=True, err=True)
+        _typed["passphrase"] = value
     return value
 
 
@@ -257,10 +265,17 @@ class _Guarded(click.Group):
     named refusal, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from contracts.chain import ChainError
+
+        _typed.clear()
         try:
             return super().invoke(ctx)
         except (KeyError, TypeError, ValueError, ElectionError) as exc:
             _fail(f"unexpected data ({type(exc).__name__}: {exc})")
+        except ChainError as exc:
+            _fail(f"the chain cannot be read: {exc}", EXIT_UNREACHABLE)
+        finally:
+            _typed.clear()
 
 
 @click.group(

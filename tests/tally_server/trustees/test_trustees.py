@@ -415,3 +415,59 @@ def test_registered_in_the_ippyo_command() -> None:
     for command in ("announce", "deal", "receive", "finish", "decrypt", "tally", "record"):
         assert command in text
     assert "Exit status: 0 done; 1 refused" in text
+
+
+def test_a_passphrase_typed_at_the_prompt_keeps_the_state_sealed(
+    exchange: Exchange, people: People, monkeypatch: Any
+) -> None:
+    """A trustee who types the passphrase (no environment variable) gets the state file
+    written back sealed with it — never in the clear."""
+    from click.testing import CliRunner
+
+    from ippyo.trustee import trustee
+
+    phrase = "typed, not exported"
+    monkeypatch.setenv("IPPYO_TRUSTEE_PASSPHRASE", phrase)
+    for step in ("announce", "deal"):
+        for i in (1, 2, 3):
+            extra = ["--election", people.election, "--index", str(i)] if step == "announce" else []
+            _step(step, exchange, people, i, *extra)
+    monkeypatch.delenv("IPPYO_TRUSTEE_PASSPHRASE")
+    args = ["--server", exchange.url, "--key", str(people.keys[1])]
+    args += ["--state", str(people.states[1])]
+    result = CliRunner().invoke(trustee, ["receive", *args], input=phrase + "\n")
+    assert result.exit_code == 0, result.output
+    assert "complaints against: none" in result.output
+    text = people.states[1].read_text()
+    assert json.loads(text)["format"] == "ippyo/encrypted-file"  # receive saved it: sealed
+    assert "secret_share" not in text and "coefficients" not in text
+    # the next command does not remember the last one's passphrase
+    again = CliRunner().invoke(trustee, ["receive", *args], input="a wrong guess\n")
+    assert again.exit_code == 2 and "wrong passphrase" in again.output
+
+
+def test_decrypt_with_a_node_that_does_not_answer_is_a_named_refusal(
+    exchange: Exchange, people: People, registrar_key: blind_rsa.RSAPrivateKey
+) -> None:
+    from tally_server.testing import free_port
+
+    _ceremony(exchange, people)
+    ctx, _ = _hand_over_tally(exchange, people, registrar_key)
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = cli(
+        "decrypt",
+        "--server",
+        exchange.url,
+        "--key",
+        str(people.keys[1]),
+        "--state",
+        str(people.states[1]),
+        "--rpc",
+        dead,
+        "--contract",
+        "0x" + ctx.contract_address.hex(),
+    )
+    assert result.exit_code == 2, result.output
+    assert "the chain cannot be read" in result.output
+    assert "Traceback" not in result.output
+    assert not list((exchange.root / people.election).glob("decryption-*.json"))
