@@ -16,9 +16,9 @@ Who does what, through the component each person really uses:
 * the trustees run ``ippyo trustee`` (keygen, announce, deal, receive, finish; decrypt);
 * the officials log in to the dashboard over HTTP and deploy (an election plan), open and
   close; they hand the tally to the trustees and publish the record with ``ippyo trustee``;
-* each voter is served by kiosk 1, a kiosk :class:`~kiosk.core.session.Session` (the window's
-  own state machine) reading the card through pcscd; the crash happens in kiosk 2, a real
-  ``python -m kiosk.core.headless`` process that is killed and restarted;
+* the voters queue at kiosks 1 and 2, each a kiosk :class:`~kiosk.core.session.Session` (the
+  window's own state machine) reading the card through its own vpcd reader in pcscd; the crash
+  happens in kiosk 3, a real ``python -m kiosk.core.headless`` process killed and restarted;
 * the observers' check is ``ippyo verify --rpc`` in its own process.
 
 The runner writes nothing for people to read: it reports :class:`Event` values to a listener
@@ -37,6 +37,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -63,7 +64,7 @@ from ippyo.scenario import PIN, PIN_TRIES, WRONG_PIN, Behaviour, Scenario, Voter
 from kiosk.core.healthreport import HealthReporter
 from kiosk.core.jobs import InlineExecutor
 from kiosk.core.outbox import Outbox
-from kiosk.core.session import Services, Session, State, View
+from kiosk.core.session import Services, Session, State
 from kiosk.testing import ReaderSlot
 from registrar.app import create_app as create_registrar
 from registrar.app import hash_secret
@@ -84,7 +85,8 @@ from tally_server.trustees.exchange import State as ExchangeState
 
 log = logging.getLogger(__name__)
 
-KIOSK_IDS = ("tsukuba-cityhall-01", "tsukuba-cityhall-02")
+KIOSK_IDS = ("tsukuba-cityhall-01", "tsukuba-cityhall-02", "tsukuba-cityhall-03")
+"""Kiosks 1 and 2 serve the line in this process; kiosk 3 is the headless process that crashes."""
 OFFICIAL = "senkyo-kanri"
 """The demo official's user name (election administration committee)."""
 
@@ -154,6 +156,14 @@ class _Chain:
     """The tally server's k (0 on the embedded chain, which has instant finality)."""
 
 
+@dataclass(frozen=True)
+class _Kiosk:
+    number: int
+    session: Session
+    slot: ReaderSlot
+    reporter: HealthReporter
+
+
 class DemoRun:
     """``with DemoRun(scenario, workdir) as run: outcome = run.play()`` — services stay up
     until the ``with`` ends (``--serve`` keeps them)."""
@@ -220,14 +230,14 @@ class DemoRun:
         with self._stage("services"):
             chain = self._start_chain()
             tally_url, config, app = self._start_tally_server(chain)
-            self._slot = self._start_card_reader()
+            self._slots = self._start_card_readers()
         with self._stage("ceremony"):
             election = self._key_ceremony(tally_url)
         with self._stage("registrar"):
-            registrar, cards = self._start_registrar()
+            cards = self._start_registrar()
         with self._stage("deploy"):
             officials = _Officials(tally_url, OFFICIAL, self.official_password)
-            kiosks = chain.funded[1:3]
+            kiosks = chain.funded[1:4]
             plan = make_plan(
                 s.manifest,
                 s.trustees,
@@ -247,8 +257,8 @@ class DemoRun:
             self._start_indexer(setup, chain, app)
         box = BallotBox(Chain.connect(chain.urls), setup.contract_hex)
         with self._stage("voting"):
-            outcomes, forged = self._voting(setup.context, box, registrar, cards, kiosks, chain)
-            outcomes += self._window_voter(setup.context, box, registrar, chain, kiosks[1])
+            outcomes, forged = self._voting(setup.context, box, cards, kiosks, chain)
+            outcomes += self._window_voter(setup.context, box, chain, kiosks[2])
         with self._stage("close"):
             officials.lifecycle("close", self.admin_password)
             self._wait_indexed(box, app)
@@ -295,7 +305,7 @@ class DemoRun:
             self._emit("chain", kind="devnet", urls=net.state.urls, chain_id=net.state.chain_id)
             return _Chain(net.state.urls, "devnet", lambda _a: None, funded, 2)
         rpc = self._stack.enter_context(TesterRpcServer())
-        accounts = [Account.create() for _ in range(3)]
+        accounts = [Account.create() for _ in range(4)]  # admin, kiosks 1–3
         chain = Chain.connect([rpc.url])
 
         def fund(addresses: list[str]) -> None:
@@ -359,15 +369,18 @@ class DemoRun:
 
         self._stack.callback(stop)
 
-    def _start_card_reader(self) -> ReaderSlot:
+    def _start_card_readers(self) -> list[ReaderSlot]:
+        """pcscd (unless it runs already) and two of vpcd's readers, one per kiosk."""
         started = ensure_pcscd()
         self._stack.callback(stop_pcscd, started)
-        slot = ReaderSlot(index=1)
-        slot.acquire(timeout=120)
-        self._stack.callback(slot.release)
-        self._stack.callback(slot.pull)
-        self._emit("card_reader", reader=slot.reader, started=started is not None)
-        return slot
+        slots = [ReaderSlot(index=1), ReaderSlot(index=0)]
+        for slot in slots:
+            slot.acquire(timeout=120)
+            self._stack.callback(slot.release)
+            self._stack.callback(slot.pull)
+        readers = [slot.reader for slot in slots]
+        self._emit("card_reader", readers=readers, started=started is not None)
+        return slots
 
     # --- the key ceremony ------------------------------------------------------------------------
     def _key_ceremony(self, tally_url: str) -> ExchangeState:
@@ -413,7 +426,7 @@ class DemoRun:
         ]  # fmt: skip
 
     # --- the registrar ---------------------------------------------------------------------------
-    def _start_registrar(self) -> tuple[RegistrarClient, dict[int, VoterCard]]:
+    def _start_registrar(self) -> dict[int, VoterCard]:
         s = self.scenario
         folder = self.workdir / "registrar"
         pki = folder / "pki"
@@ -460,9 +473,9 @@ class DemoRun:
         url = f"http://127.0.0.1:{port}"
         client = RegistrarClient(url, KIOSK_IDS[0], self._registrar_secrets[KIOSK_IDS[0]])
         self._registrar_url = url
-        _, self._registrar_key = client.info()
+        _, self._registrar_key = client.info()  # as the officials fetch it for the plan
         self._emit("registrar", url=url, on_roll=on_roll, revoked=len(revoked), cards=len(cards))
-        return client, cards
+        return cards
 
     # --- the indexer -----------------------------------------------------------------------------
     def _start_indexer(self, setup: ElectionSetup, chain: _Chain, app: Any) -> None:
@@ -502,78 +515,91 @@ class DemoRun:
             time.sleep(0.25)
 
     # --- voting ----------------------------------------------------------------------------------
-    def _kiosk_services(
+    def _kiosk(
         self,
+        number: int,
+        slot: ReaderSlot,
         context: ElectionContext,
         box: BallotBox,
-        registrar: RegistrarClient,
         account: LocalAccount,
         chain_urls: list[str],
-    ) -> Services:
+    ) -> _Kiosk:
+        """Kiosk ``number`` in the city hall: its reader, its chain account, its outbox, its
+        registrar credentials and its health reports to the tally server."""
+        kiosk_id = KIOSK_IDS[number - 1]
         chain = Chain.connect(chain_urls)
-        return Services(
-            kiosk_id=registrar.kiosk_id,
+        services = Services(
+            kiosk_id=kiosk_id,
             context=context,
-            open_card=self._slot.open,
-            registrar=registrar,
+            open_card=slot.open,
+            registrar=RegistrarClient(
+                self._registrar_url, kiosk_id, self._registrar_secrets[kiosk_id]
+            ),
             box=BallotBox(chain, box.address),
             sender=Sender(chain, account),
-            outbox=Outbox(self.workdir / "kiosk-1" / "outbox"),
+            outbox=Outbox(self.workdir / f"kiosk-{number}" / "outbox"),
             executor=InlineExecutor(),
         )
+        session = Session(services)
+        reporter = HealthReporter(
+            session.health,
+            self.config.observer_base_url,
+            kiosk_id,
+            self._kiosk_secrets[kiosk_id],
+            interval=5.0,
+        )
+        reporter.start()
+        self._stack.callback(reporter.stop)
+        return _Kiosk(number, session, slot, reporter)
 
     def _voting(
         self,
         context: ElectionContext,
         box: BallotBox,
-        registrar: RegistrarClient,
         cards: dict[int, VoterCard],
         kiosks: list[LocalAccount],
         chain: _Chain,
     ) -> tuple[list[VoterOutcome], str]:
-        services = self._kiosk_services(context, box, registrar, kiosks[0], chain.urls)
-        broken = replace(services, encrypt=_corrupting_encrypt)
-        reporter = HealthReporter(
-            lambda: session.health(),
-            self.config.observer_base_url,
-            KIOSK_IDS[0],
-            self._kiosk_secrets[KIOSK_IDS[0]],
-            interval=5.0,
-        )
-        session = Session(services)
-        reporter.start()
-        self._stack.callback(reporter.stop)
+        """The line at the two kiosks: voter 1 to kiosk 1, voter 2 to kiosk 2, … (a card goes
+        into one reader while the other's last card is still being noticed gone)."""
+        hall = [
+            self._kiosk(n, slot, context, box, account, chain.urls)
+            for n, (slot, account) in enumerate(zip(self._slots, kiosks[:2], strict=True), 1)
+        ]
         outcomes: list[VoterOutcome] = []
-        for voter in self.scenario.voters:
+        for turn, voter in enumerate(self.scenario.voters):
+            kiosk = hall[turn % len(hall)]
+            card = cards[voter.number]
             started = time.perf_counter()
             if voter.behaviour is Behaviour.KIOSK_CRASH:
-                outcome = self._crash_at_kiosk_2(voter, cards[voter.number], context, box, chain)
+                outcome = self._crash_at_kiosk_3(voter, card, context, box, chain, kiosks[2])
             elif voter.behaviour is Behaviour.CORRUPT_PROOF:
-                faulty = Session(broken)
-                outcome = self._visit(faulty, voter, cards[voter.number])
+                broken = Session(replace(kiosk.session.services, encrypt=_corrupting_encrypt))
+                outcome = self._visit(replace(kiosk, session=broken), voter, card)
             else:
-                outcome = self._visit(session, voter, cards[voter.number])
+                outcome = self._visit(kiosk, voter, card)
             outcome.seconds = time.perf_counter() - started
             outcomes.append(outcome)
-            self._emit("voter", outcome=outcome)
-        for outcome in outcomes:  # the double voters come back at the end of the day
+            self._emit("voter", outcome=outcome, kiosk=kiosk.number)
+        for turn, outcome in enumerate(outcomes):  # the double voters come back later
             if outcome.voter.behaviour is Behaviour.DOUBLE_VOTE:
-                again = self._visit(session, outcome.voter, cards[outcome.voter.number])
+                kiosk = hall[(turn + 1) % len(hall)]  # at the other kiosk this time
+                again = self._visit(kiosk, outcome.voter, cards[outcome.voter.number])
                 outcome.second_visit = again.state
-                self._emit("second_visit", outcome=outcome)
-        forged = self._forged_token(services)
-        reporter.report_once()
+                self._emit("second_visit", outcome=outcome, kiosk=kiosk.number)
+        forged = self._forged_token(hall[0].session.services)
+        for kiosk in hall:
+            kiosk.reporter.report_once()
         return outcomes, forged
 
-    def _visit(self, session: Session, voter: Voter, card: VoterCard) -> VoterOutcome:
-        """One person at kiosk 1: card in, password, ballot, cast (or what the behaviour says);
-        the screen the visit ends on is the outcome. The card is pulled at the end."""
+    def _visit(self, kiosk: _Kiosk, voter: Voter, card: VoterCard) -> VoterOutcome:
+        """One person at a kiosk: card in, password, ballot, cast (or what the behaviour
+        says); the screen the visit ends on is the outcome. The card is pulled at the end."""
+        session, slot = kiosk.session, kiosk.slot
         outcome = VoterOutcome(voter, "")
-        views: list[View] = []
-        session.subscribe(views.append)
         try:
             session.begin()
-            self._slot.insert(card)
+            slot.insert(card)
             session.card_inserted()
             _expect(session, voter, State.PIN, State.HELP_DESK)
             if session.state is State.PIN and session.view.tries_left is not None:
@@ -611,8 +637,7 @@ class DemoRun:
                 raise DemoError(f"voter {voter.number}: the kiosk is out of service: {view.error}")
             session.finish()
         finally:
-            session._listeners.remove(views.append)
-            self._slot.pull()
+            slot.pull()
             session.card_removed()
         return outcome
 
@@ -640,49 +665,64 @@ class DemoRun:
             return exc.name
         raise DemoError("the contract accepted a ballot with a forged token")
 
-    # --- kiosk 2: a real process, killed mid-vote ------------------------------------------------
-    def _crash_at_kiosk_2(
+    # --- kiosk 3: a real process, killed mid-vote ------------------------------------------------
+    def _crash_at_kiosk_3(
         self,
         voter: Voter,
         card: VoterCard,
         context: ElectionContext,
         box: BallotBox,
         chain: _Chain,
+        account: LocalAccount,
     ) -> VoterOutcome:
-        folder = self.workdir / "kiosk-2"
-        config = self._headless_config(folder, context, box, chain)
+        """Kiosk 3 is a real process (``python -m kiosk.core.headless``) on kiosk 1's reader.
+        It is killed right after the signed ballot is fsynced to its outbox, before it is sent;
+        restarted, it sends what its outbox holds, and the voter, trying again, is told they
+        have voted."""
+        folder = self.workdir / "kiosk-3"
+        slot = self._slots[0]
+        config = self._headless_config(folder, context, box, chain, account, slot.reader)
         args = [sys.executable, "-m", "kiosk.core.headless", "--config", str(config)]
         args += ["--pin", PIN]
         for contest, options in voter.choices.items():
             args += ["--choose", f"{contest}={','.join(options)}"]
         env = {**os.environ, "IPPYO_KIOSK_TEST_KILL": "after_outbox_write"}
-        self._slot.insert(card)
+        slot.insert(card)
         try:
             first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-            if first.returncode != -9:
-                raise DemoError(f"kiosk 2 was to be killed mid-vote: {first.stdout[-500:]}")
+            if first.returncode != -signal.SIGKILL:
+                raise DemoError(
+                    f"kiosk 3 was to be killed mid-vote (exit {first.returncode}): "
+                    f"{first.stdout[-500:]}{first.stderr[-500:]}"
+                )
             queued = Outbox(folder / "outbox").depth
             self._emit("kiosk_killed", voter=voter.number, outbox=queued)
             env.pop("IPPYO_KIOSK_TEST_KILL")
-            self._slot.pull()
-            self._slot.insert(card)  # the voter tries again at the restarted kiosk
+            slot.pull()
+            slot.insert(card)  # the voter tries again at the restarted kiosk
             second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
         finally:
-            self._slot.pull()
+            slot.pull()
         events = [json.loads(line) for line in second.stdout.splitlines() if line.startswith("{")]
         done = next((e for e in events if e["event"] == "done"), None)
         settled = [o for e in events if e["event"] == "outbox" for o in e["outcomes"]]
         if done is None:
-            raise DemoError(f"kiosk 2 did not finish: {second.stdout[-500:]}{second.stderr[-500:]}")
+            raise DemoError(f"kiosk 3 did not finish: {second.stdout[-500:]}{second.stderr[-500:]}")
         self._emit("kiosk_restarted", voter=voter.number, settled=settled, state=done["state"])
         return VoterOutcome(voter, str(done["state"]), refusal=done.get("refusal"))
 
     def _headless_config(
-        self, folder: Path, context: ElectionContext, box: BallotBox, chain: _Chain
+        self,
+        folder: Path,
+        context: ElectionContext,
+        box: BallotBox,
+        chain: _Chain,
+        account: LocalAccount,
+        reader: str,
     ) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        kiosk_id = KIOSK_IDS[1]
-        (folder / "sender.key").write_text(chain.funded[2].key.hex())
+        kiosk_id = KIOSK_IDS[2]
+        (folder / "sender.key").write_text(account.key.hex())
         (folder / "registrar.secret").write_text(self._registrar_secrets[kiosk_id])
         (folder / "tally.secret").write_text(self._kiosk_secrets[kiosk_id])
         (folder / "manifest.json").write_text(
@@ -701,7 +741,7 @@ class DemoRun:
             "trustees": context.trustees,
             "quorum": context.quorum,
             "joint_public_key": context.joint_public_key.hex(),
-            "reader": self._slot.reader,
+            "reader": reader,
             "outbox": "outbox",
             "tally_url": self.config.observer_base_url,
             "tally_secret_file": "tally.secret",
@@ -715,15 +755,16 @@ class DemoRun:
         self,
         context: ElectionContext,
         box: BallotBox,
-        registrar: RegistrarClient,
         chain: _Chain,
         account: LocalAccount,
     ) -> list[VoterOutcome]:
+        """With ``--kiosk``: the real window (``ippyo kiosk run``) as kiosk 3, for one more
+        voter — the person at the keyboard — whose TEST card is in vpcd's first reader."""
         if not self.kiosk_window:
             return []
         folder = self.workdir / "kiosk-window"
         folder.mkdir(parents=True)
-        kiosk_id = KIOSK_IDS[1]
+        kiosk_id = KIOSK_IDS[2]
         (folder / "manifest.json").write_text(
             json.dumps(context.manifest.to_dict(), ensure_ascii=False), "utf-8"
         )

@@ -29,7 +29,7 @@ BEHAVIOURS = {
         "mistyped the password once, then voted",
     ),
     Behaviour.LOCKS: ("暗証番号を5回まちがえてロック", "mistyped the password five times: locked"),
-    Behaviour.KIOSK_CRASH: ("投票中に端末2が停止", "kiosk 2 crashed during the vote"),
+    Behaviour.KIOSK_CRASH: ("投票中に端末3が停止", "kiosk 3 crashed during the vote"),
     Behaviour.CORRUPT_PROOF: ("故障した端末で投票", "voted at a broken kiosk"),
     Behaviour.DOUBLE_VOTE: ("投票し、あとで再び来場", "voted, and came back later"),
     Behaviour.UNDER_AGE: ("17歳", "is 17"),
@@ -81,9 +81,10 @@ class Narrator:
     def _tally_server(self, url: str, database: str) -> None:
         self.say(f"   集計サーバ / tally server: {url}  ({database})")
 
-    def _card_reader(self, reader: str, started: bool) -> None:
+    def _card_reader(self, readers: list[str], started: bool) -> None:
         how = "started" if started else "already running"
-        self.say(f"   カードリーダ / card reader: pcscd + vpcd, {reader!r} (pcscd {how})")
+        names = ", ".join(repr(r) for r in readers)
+        self.say(f"   カードリーダ / card readers: pcscd + vpcd, {names} (pcscd {how})")
 
     def _ceremony_step(self, step: str, trustees: int) -> None:
         self.say(f"   ippyo trustee {step} ×{trustees}")
@@ -107,7 +108,7 @@ class Narrator:
         )
 
     # --- voting --------------------------------------------------------------------------------
-    def _voter(self, outcome: VoterOutcome) -> None:
+    def _voter(self, outcome: VoterOutcome, kiosk: int) -> None:
         v = outcome.voter
         if v.behaviour is Behaviour.NORMAL and not self.every_voter:
             return
@@ -123,13 +124,13 @@ class Narrator:
         if outcome.tracking_code:
             extra += f" — {outcome.tracking_code[:9]}…"
         self.say(
-            f"   {v.number:3} {v.name}: {ja} / {en} → {screen[0]} / {screen[1]}{extra} "
-            f"({outcome.seconds:.1f} s)"
+            f"   {v.number:3} {v.name} [端末 / kiosk {kiosk}]: {ja} / {en} → {screen[0]} / "
+            f"{screen[1]}{extra} ({outcome.seconds:.1f} s)"
         )
 
     def _kiosk_killed(self, voter: int, outbox: int) -> None:
         self.say(
-            f"       端末2を強制終了（署名済みの票は送信箱に {outbox} 件）/ kiosk 2 killed "
+            f"       端末3を強制終了（署名済みの票は送信箱に {outbox} 件）/ kiosk 3 killed "
             f"(SIGKILL) with {outbox} signed ballot in its outbox"
         )
 
@@ -140,10 +141,11 @@ class Narrator:
             f"outbox settled {settled}; the voter, trying again, sees {state}"
         )
 
-    def _second_visit(self, outcome: VoterOutcome) -> None:
+    def _second_visit(self, outcome: VoterOutcome, kiosk: int) -> None:
         screen = SCREENS.get(str(outcome.second_visit), (outcome.second_visit, ""))
         self.say(
-            f"   {outcome.voter.number:3} {outcome.voter.name}: もう一度来場 / came back → "
+            f"   {outcome.voter.number:3} {outcome.voter.name} [端末 / kiosk {kiosk}]: "
+            "もう一度来場 / came back → "
             f"{screen[0]} / {screen[1]}"
         )
 
