@@ -161,24 +161,39 @@ def test_the_demo_election_on_three_geth_nodes(tmp_path: Path) -> None:
 
 
 # --- the command ------------------------------------------------------------------------------
-def test_ippyo_demo_serve_keeps_the_servers_up_until_sigterm(tmp_path: Path) -> None:
+def test_ippyo_demo_serve_and_kiosk(tmp_path: Path) -> None:
+    """``ippyo demo --kiosk --serve``: the real kiosk window starts from the configuration the
+    demo writes (it passes its start-up checks against the contract and inserts its TEST card
+    in vpcd's first reader) and the demo goes on when it is closed; then the servers stay up,
+    answer, and stop on SIGTERM."""
+    from card_reader.pcsc import wait_for_reader_state
+    from card_reader.stack import VIRTUAL_READER
+
     workdir = tmp_path / "demo"
+    command = [str(SCRIPT), "demo", "--voters", str(MIN_VOTERS), "--workdir", str(workdir)]
     proc = subprocess.Popen(
-        [str(SCRIPT), "demo", "--voters", str(MIN_VOTERS), "--workdir", str(workdir), "--serve"],
+        [*command, "--serve", "--kiosk"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "QT_QPA_PLATFORM": "offscreen"},
     )
     lines: list[str] = []
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
+            if "the kiosk window opens" in line:
+                wait_for_reader_state(VIRTUAL_READER, True, 60.0)  # the window is built
+                window = _processes_mentioning(workdir / "kiosk-window" / "kiosk.toml")
+                assert len(window) == 1, window
+                os.kill(int(window[0].split(":")[0]), signal.SIGTERM)  # the voter closes it
             if "Ctrl-C" in line:
                 break
         text = "".join(lines)
-        assert "投票者の選択と一致 / matches what the voters chose" in text, text
+        assert f"the kiosk window closed (exit -{int(signal.SIGTERM)})" in text, text
+        assert "cannot start" not in text
+        assert "投票者の選択と一致" not in text  # the window's voter chose freely
         assert "検証済み / verified" in text
         dashboard = _url_after("officials' dashboard: ", lines)
         observer = _url_after("observer portal: ", lines)
@@ -204,6 +219,7 @@ def test_ippyo_demo_serve_keeps_the_servers_up_until_sigterm(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    assert not _processes_mentioning(workdir)
 
 
 def _url_after(label: str, lines: list[str]) -> str:
