@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contracts.chain import Chain
-from contracts.client import BallotBox
+from contracts.client import BallotBox, Phase
 from election.ballot import EncryptedBallot, open_challenged, parse_tracking_code, verify_ballot
 from election.errors import ElectionError, EncodingError, InvalidRecord
 from election.record import (
@@ -369,12 +369,15 @@ def indexed_record(
     result = None
     if provider is not None:
         shares, result = provider(tally)
-    anchor = ChainAnchor(
-        len(rows),
-        len(checked),
-        setup.first_block,
-        setup.first_block if last is None else int(last),
-    )
+    last_block = setup.first_block if last is None else int(last)
+    if result is not None:
+        # Decrypted: the election is closed and the record final. It ends at the block that
+        # closed the election, as the record the officials assemble and publish on chain does
+        # (ippyo trustee record), so this download is byte for byte the published file.
+        closing = _closing_block(st, setup)
+        if closing is not None and last_block >= closing:
+            last_block = closing
+    anchor = ChainAnchor(len(rows), len(checked), setup.first_block, last_block)
     return setup.record(
         casts,
         anchor,
@@ -384,6 +387,31 @@ def indexed_record(
         shares,
         result,
     )
+
+
+CLOSING_BLOCK = "closing_block"
+
+
+def _closing_block(st: TallyState, setup: ElectionSetup) -> int | None:
+    """The block of the contract's one PhaseChanged(closed) event, asked of the first node
+    that answers and kept once known; ``None`` while no node can say."""
+    known = st.cache.get(CLOSING_BLOCK)
+    if isinstance(known, int):
+        return known
+    for _url, box in _node_boxes(st, setup):
+        if box is None:
+            continue
+        try:
+            closed = [
+                b for phase, b in box.phase_changes(setup.first_block) if phase == Phase.CLOSED
+            ]
+        except Exception:  # a node down: ask the next one
+            continue
+        if len(closed) != 1:
+            return None
+        st.cache[CLOSING_BLOCK] = closed[0]
+        return closed[0]
+    return None
 
 
 def _index_key(session: Session) -> tuple[Any, ...]:

@@ -70,6 +70,10 @@ def _play(scenario: Scenario, workdir: Path, devnet: bool) -> tuple[DemoOutcome,
     with DemoRun(scenario, workdir, devnet=devnet, listener=listen) as run:
         outcome = run.play()
         _every_receipt_on_the_observer_portal(outcome)
+        # The record an observer downloads is byte for byte the one published on chain.
+        for path in ("record.json", "api/v1/record"):
+            served = requests.get(outcome.urls["observer"] + path, timeout=60).content
+            assert served == outcome.record_path.read_bytes(), path
         said += summary(scenario, outcome)
     assert [e.data["name"] for e in events if e.kind == "stage"] == list(outcome.stage_seconds)
     return outcome, said
