@@ -58,7 +58,9 @@ def test_the_scenario_is_frozen_and_has_every_behaviour() -> None:
 
 
 # --- the run ---------------------------------------------------------------------------------
-def _play(scenario: Scenario, workdir: Path, devnet: bool) -> tuple[DemoOutcome, list[str]]:
+def _play(
+    scenario: Scenario, workdir: Path, devnet: bool, shots: Path | None = None
+) -> tuple[DemoOutcome, list[str]]:
     said: list[str] = []
     events: list[Event] = []
     narrator = Narrator(said.append, every_voter=True)
@@ -74,6 +76,8 @@ def _play(scenario: Scenario, workdir: Path, devnet: bool) -> tuple[DemoOutcome,
         for path in ("record.json", "api/v1/record"):
             served = requests.get(outcome.urls["observer"] + path, timeout=60).content
             assert served == outcome.record_path.read_bytes(), path
+        if shots is not None:
+            _what_the_officials_and_observers_see(outcome, shots)
         said += summary(scenario, outcome)
     assert [e.data["name"] for e in events if e.kind == "stage"] == list(outcome.stage_seconds)
     return outcome, said
@@ -93,6 +97,52 @@ def _every_receipt_on_the_observer_portal(outcome: DemoOutcome) -> None:
     if any(o.checked_code for o in outcome.voters):
         code = next(o.checked_code for o in outcome.voters if o.checked_code)
         assert requests.get(f"{base}/api/v1/checked/{code}", timeout=30).status_code == 200
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "demo"
+
+
+def _what_the_officials_and_observers_see(outcome: DemoOutcome, folder: Path) -> None:
+    """After the election, in headless Chromium: the official's dashboard (logged in) with the
+    trustees' progress, the kiosks' health and the alert for the broken kiosk's ballot; the
+    observer's result, exclusions and a receipt looked up on each node. Screenshots go to
+    ``folder`` (docs/demo/ with IPPYO_SCREENSHOTS=1)."""
+    from playwright.sync_api import sync_playwright
+
+    from ippyo.demo_run import OFFICIAL
+    from tests.tally_server.test_browser_observer import CHROMIUM, CHROMIUM_ARGS
+
+    base = outcome.urls["observer"].rstrip("/")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.goto(outcome.urls["dashboard"])
+            tab.fill("input[name=username]", OFFICIAL)
+            tab.fill("input[name=password]", outcome.official_password)
+            tab.click("button[type=submit]")
+            tab.wait_for_url(f"{base}/officials/")
+            main = tab.inner_text("main")
+            assert outcome.contract.lower() in main.lower(), main
+            tab.screenshot(path=str(folder / "officials-after-the-election.png"), full_page=True)
+            tab.goto(f"{base}/officials/kiosks")
+            kiosks = tab.inner_text("main")
+            for kiosk_id in ("tsukuba-cityhall-01", "tsukuba-cityhall-02", "tsukuba-cityhall-03"):
+                assert kiosk_id in kiosks, kiosks
+            tab.screenshot(path=str(folder / "officials-kiosks.png"), full_page=True)
+            tab.goto(f"{base}/officials/alerts")
+            assert "bad_proof" in tab.inner_text("main")
+            tab.screenshot(path=str(folder / "officials-alerts.png"), full_page=True)
+            tab.goto(outcome.urls["result"])
+            assert "FAIL" not in tab.inner_text("main")
+            tab.screenshot(path=str(folder / "observer-result.png"), full_page=True)
+            tab.goto(f"{base}/excluded")
+            assert "bad_proof" in tab.inner_text("main")
+            tab.screenshot(path=str(folder / "observer-excluded.png"), full_page=True)
+            tab.goto(outcome.urls["receipt"])
+            tab.screenshot(path=str(folder / "observer-receipt.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def _check(scenario: Scenario, outcome: DemoOutcome, said: list[str]) -> None:
@@ -149,7 +199,9 @@ def _processes_mentioning(path: Path) -> list[str]:
 
 def test_the_demo_election_on_the_embedded_default(tmp_path: Path) -> None:
     scenario = build_scenario()  # what `ippyo demo` runs: 50 voters
-    outcome, said = _play(scenario, tmp_path / "demo", devnet=False)
+    shots = DOCS if os.environ.get("IPPYO_SCREENSHOTS") else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    outcome, said = _play(scenario, tmp_path / "demo", devnet=False, shots=shots)
     _check(scenario, outcome, said)
     assert outcome.chain == "embedded"
     assert not _processes_mentioning(tmp_path)
