@@ -56,6 +56,7 @@ from card_reader.stack import ensure_pcscd, stop_pcscd
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, ContractRevert
+from contracts.embedded_rpc import TesterRpcServer
 from election import token as tokens
 from election.ballot import EncryptedBallot, PlaintextBallot, encrypt_ballot
 from election.context import ElectionContext
@@ -79,7 +80,7 @@ from tally_server.indexer import Indexer, counts
 from tally_server.officials.accounts import add_official
 from tally_server.officials.deploy import make_plan
 from tally_server.server import make_server as tally_server
-from tally_server.testing import TesterRpcServer, free_port
+from tally_server.testing import free_port
 from tally_server.trustees.exchange import ElectionFiles
 from tally_server.trustees.exchange import State as ExchangeState
 
