@@ -7,10 +7,6 @@ import base64
 import contextlib
 import datetime as dt
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,63 +36,13 @@ ELECTION_DAY = dt.date(2026, 12, 6)
 KIOSK, SECRET = "kiosk-01", "s3cret-kiosk-01"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
-    """A real PostgreSQL server on a free loopback port, run as the 'postgres' user (it refuses
-    root); stopped by pid at the end."""
-    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    assert bindir, "PostgreSQL is not installed: scripts/setup.sh installs it"
-    bin_ = bindir[-1]
-    data = Path(tempfile.mkdtemp(prefix="ippyo-pg-"))
-    shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
-    run = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*run, str(bin_ / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    proc = subprocess.Popen(
-        [
-            *run,
-            str(bin_ / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            f"unix_socket_directories={data}",
-            "-c",
-            "fsync=off",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while (
-        subprocess.run(
-            [str(bin_ / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
-        ).returncode
-        != 0
-    ):
-        assert proc.poll() is None, "postgres exited at start"
-        assert time.monotonic() < deadline, "postgres did not start"
-        time.sleep(0.2)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-        shutil.rmtree(data, ignore_errors=True)
+    """A real PostgreSQL server on a free loopback port (stopped by pid at the end)."""
+    from tally_server.testing import postgres_server
+
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
