@@ -14,7 +14,7 @@ REASONS: dict[str, tuple[int, str, str]] = {
     "bad_parameter": (400, "パラメータが正しくありません", "a query parameter is invalid"),
     "bad_tracking_code": (
         400,
-        "追跡コードの形式が正しくありません",
+        "受付番号の形式が正しくありません",
         "not a tracking code (groups of four letters A-Z and digits 2-7)",
     ),
     "bad_health_report": (
@@ -37,12 +37,12 @@ REASONS: dict[str, tuple[int, str, str]] = {
     "not_found": (404, "見つかりません", "not found"),
     "ballot_not_found": (
         404,
-        "この追跡コードの票はまだ集計サーバーに登録されていません",
+        "この受付番号の票はまだ集計サーバーに登録されていません",
         "no ballot with this tracking code has been indexed (yet)",
     ),
     "checked_ballot_not_found": (
         404,
-        "この追跡コードの検証用の票は見つかりません",
+        "この受付番号の検証用の票は見つかりません",
         "no checked ballot with this tracking code has been indexed (yet)",
     ),
     "method_not_allowed": (405, "この操作はできません", "method not allowed"),

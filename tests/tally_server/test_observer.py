@@ -93,7 +93,7 @@ def test_unknown_and_malformed_codes_are_named_refusals(observed: Observed) -> N
     bad = observed.client.get("/api/v1/ballots/not-a-code!")
     assert bad.status_code == 400 and bad.json["error"] == "bad_tracking_code"
     page = observed.client.get("/ballots/lookup?code=%21%21", headers={"Accept": "text/html"})
-    assert page.status_code == 400 and "追跡コード" in page.get_data(as_text=True)
+    assert page.status_code == 400 and "受付番号" in page.get_data(as_text=True)
     paged = observed.client.get("/api/v1/ballots?page=0")
     assert paged.status_code == 400 and paged.json["error"] == "bad_parameter"
     status = observed.client.get("/api/v1/ballots?status=secret")
