@@ -61,6 +61,7 @@ from election import token as tokens
 from election.ballot import EncryptedBallot, PlaintextBallot, encrypt_ballot
 from election.context import ElectionContext
 from election.errors import ElectionError
+from election.primitives.blind_rsa import public_key_to_pem
 from ippyo.scenario import PIN, PIN_TRIES, WRONG_PIN, Behaviour, Scenario, Voter
 from kiosk.core.healthreport import HealthReporter
 from kiosk.core.jobs import InlineExecutor
@@ -78,7 +79,6 @@ from tally_server.db import upgrade
 from tally_server.election_setup import ElectionSetup, load_setup
 from tally_server.indexer import Indexer, counts
 from tally_server.officials.accounts import add_official
-from tally_server.officials.deploy import make_plan
 from tally_server.server import make_server as tally_server
 from tally_server.testing import free_port
 from tally_server.trustees.exchange import ElectionFiles
@@ -239,18 +239,7 @@ class DemoRun:
         with self._stage("deploy"):
             officials = _Officials(tally_url, OFFICIAL, self.official_password)
             kiosks = chain.funded[1:4]
-            plan = make_plan(
-                s.manifest,
-                s.trustees,
-                s.quorum,
-                False,
-                self._registrar_key,
-                tuple(election.announcements[i] for i in sorted(election.announcements)),
-                tuple(x for i in sorted(election.shares) for x in election.shares[i]),
-                tuple(c for i in sorted(election.complaints) for c in election.complaints[i]),
-                [k.address for k in kiosks],
-            )
-            (self.workdir / "election-plan.json").write_bytes(plan)
+            plan = self._write_plan(election, [k.address for k in kiosks])
             officials.deploy(plan, self.admin_password)
             setup = load_setup(config.require_election_file())
             officials.lifecycle("open", self.admin_password)
@@ -477,6 +466,18 @@ class DemoRun:
         _, self._registrar_key = client.info()  # as the officials fetch it for the plan
         self._emit("registrar", url=url, on_roll=on_roll, revoked=len(revoked), cards=len(cards))
         return cards
+
+    def _write_plan(self, election: ExchangeState, kiosks: list[str]) -> bytes:
+        """``ippyo trustee plan``, as the officials run it after the ceremony."""
+        public = self.workdir / "registrar" / "registrar-public.pem"
+        public.write_bytes(public_key_to_pem(self._registrar_key))
+        out = self.workdir / "election-plan.json"
+        args = ["plan", "--dir", str(self.config.trustee_dir)]
+        args += ["--election", election.election_id.hex(), "--registrar-public", str(public)]
+        for kiosk in kiosks:
+            args += ["--kiosk", kiosk]
+        _trustee(*args, "--out", str(out))
+        return out.read_bytes()
 
     # --- the indexer -----------------------------------------------------------------------------
     def _start_indexer(self, setup: ElectionSetup, chain: _Chain, app: Any) -> None:

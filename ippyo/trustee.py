@@ -7,8 +7,10 @@ key, received shares, and finally its share x_j of the election key). Both are w
 mode 0600 and never leave the trustee's machine.
 
 Steps, in order: ``announce`` → ``deal`` → ``receive`` (complaints) → ``finish``; then, after
-the election, ``decrypt``. Officials prepare the exchange with ``setup`` and hand over the
-encrypted tally with ``tally`` (both on the server's own disk).
+the election, ``decrypt``. Officials prepare the exchange with ``setup``, write the election
+plan the dashboard deploys from with ``plan`` once the ceremony is complete, hand over the
+encrypted tally with ``tally`` and assemble (and publish) the record with ``record`` (on the
+server's own disk).
 
 Exit status: 0 done; 1 refused (the server's refusal code and message are printed, or a check
 failed here); 2 the server or chain cannot be reached, or a file cannot be read.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,7 @@ from election.context import ElectionContext
 from election.errors import ElectionError
 from election.keyceremony import Trustee, verify_transcript
 from election.manifest import Manifest, canonical_json, manifest_from_dict
-from election.primitives.blind_rsa import RSAPublicKey
+from election.primitives.blind_rsa import RSAPublicKey, public_key_from_pem
 from election.primitives.group import Point
 from election.record import ChainAnchor, ChallengedBallot, ElectionRecord, publication_bytes
 from election.tally import EncryptedTally, combine, compute_decryption_share, tally_ballots
@@ -593,6 +596,75 @@ def decrypt(
     }
     answer = s.send("decryption", body)
     click.echo(f"trustee {s.trustee.index}: decryption share accepted ({answer.get('phase')})")
+
+
+@trustee.command()
+@click.option("--dir", "root", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--election", required=True, metavar="ID")
+@click.option(
+    "--registrar-public",
+    "registrar_pem",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The registrar's public key (PEM, from `ippyo registrar public-key --public-out`).",
+)
+@click.option(
+    "--kiosk",
+    "kiosks",
+    multiple=True,
+    required=True,
+    metavar="0xADDR",
+    help="A kiosk's chain account (repeat for each kiosk).",
+)
+@click.option("--revote", is_flag=True, help="Allow a voter to replace their ballot.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def plan(
+    root: Path,
+    election: str,
+    registrar_pem: Path,
+    kiosks: tuple[str, ...],
+    revote: bool,
+    out: Path,
+) -> None:
+    """(Officials, on the server) write the election plan the dashboard deploys from: the key
+    ceremony's transcript, the registrar's public key and the kiosks' accounts."""
+    from tally_server.officials.deploy import make_plan, plan_from_json
+    from tally_server.trustees.exchange import ElectionFiles
+
+    try:
+        state = ElectionFiles(root / election).load()
+    except OSError as exc:
+        _fail(f"no such election in {root}: {exc}", EXIT_UNREACHABLE)
+    if state.joint_public_key is None:
+        _fail("the key ceremony is not complete: no plan before it is")
+    try:
+        registrar_key = public_key_from_pem(registrar_pem.read_bytes())
+    except OSError as exc:
+        _fail(f"cannot read {registrar_pem}: {exc.strerror}", EXIT_UNREACHABLE)
+    except (ValueError, ElectionError) as exc:
+        _fail(f"{registrar_pem} is not an RSA public key in PEM: {exc}")
+    for kiosk in kiosks:
+        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", kiosk):
+            raise click.BadParameter(f"{kiosk!r} is not a 0x address", param_hint="--kiosk")
+    data = make_plan(
+        state.manifest,
+        state.trustees,
+        state.quorum,
+        revote,
+        registrar_key,
+        tuple(state.announcements[i] for i in sorted(state.announcements)),
+        tuple(x for i in sorted(state.shares) for x in state.shares[i]),
+        tuple(c for i in sorted(state.complaints) for c in state.complaints[i]),
+        list(kiosks),
+    )
+    try:
+        plan_from_json(data)  # what the dashboard will check, checked now
+    except ElectionError as exc:
+        _fail(f"the plan does not check: {exc}")
+    if out.exists():
+        _fail(f"{out} exists; refusing to overwrite a plan")
+    out.write_bytes(data)
+    click.echo(f"election plan written to {out} ({len(kiosks)} kiosks); SHA-256 {_sha(data)}")
 
 
 @trustee.command()

@@ -471,3 +471,40 @@ def test_decrypt_with_a_node_that_does_not_answer_is_a_named_refusal(
     assert "the chain cannot be read" in result.output
     assert "Traceback" not in result.output
     assert not list((exchange.root / people.election).glob("decryption-*.json"))
+
+
+def test_plan_for_the_dashboard_after_the_ceremony(
+    exchange: Exchange, people: People, registrar_key: blind_rsa.RSAPrivateKey, tmp_path: Path
+) -> None:
+    """``ippyo trustee plan`` writes the election plan the dashboard deploys from — only once
+    the ceremony is complete — and refuses a bad registrar key, address or an existing file."""
+    from tally_server.officials.deploy import plan_from_json
+
+    public = tmp_path / "registrar-public.pem"
+    public.write_bytes(blind_rsa.public_key_to_pem(registrar_key.public_key))
+    out = tmp_path / "plan.json"
+    kiosks = ["0x" + "11" * 20, "0x" + "22" * 20]
+    args = ["plan", "--dir", str(exchange.root), "--election", people.election]
+    args += ["--registrar-public", str(public), "--kiosk", kiosks[0], "--kiosk", kiosks[1]]
+    early = cli(*args, "--out", str(out))
+    assert early.exit_code == 1 and "ceremony is not complete" in early.output
+    assert not out.exists()
+    _ceremony(exchange, people)
+    done = cli(*args, "--out", str(out))
+    assert done.exit_code == 0, done.output
+    plan = plan_from_json(out.read_bytes())
+    assert plan.manifest == people.manifest
+    assert (plan.trustees, plan.quorum, plan.revote_allowed) == (3, 2, False)
+    assert plan.registrar_key == registrar_key.public_key
+    assert [k.lower() for k in plan.kiosks] == kiosks
+    assert len(plan.announcements) == 3
+    again = cli(*args, "--out", str(out))
+    assert again.exit_code == 1 and "refusing to overwrite" in again.output
+    bad_pem = tmp_path / "bad.pem"
+    bad_pem.write_text("not a key")
+    wrong = cli(*args[:-4], "--registrar-public", str(bad_pem), "--kiosk", kiosks[0],
+                "--out", str(tmp_path / "p2.json"))  # fmt: skip
+    assert wrong.exit_code == 1 and "not an RSA public key" in wrong.output
+    address = cli(*args[:-4], "--registrar-public", str(public), "--kiosk", "0x12",
+                  "--out", str(tmp_path / "p3.json"))  # fmt: skip
+    assert address.exit_code == 2 and "not a 0x address" in address.output
