@@ -88,6 +88,7 @@ log = logging.getLogger(__name__)
 
 KIOSK_IDS = ("tsukuba-cityhall-01", "tsukuba-cityhall-02", "tsukuba-cityhall-03")
 """Kiosks 1 and 2 serve the line in this process; kiosk 3 is the headless process that crashes."""
+MARKER = ".ippyo-demo"
 OFFICIAL = "senkyo-kanri"
 """The demo official's user name (election administration committee)."""
 
@@ -209,6 +210,10 @@ class DemoRun:
         started = time.perf_counter()
         try:
             yield
+        except DemoError:
+            raise
+        except Exception as exc:  # a service that would not start, a node that went away …
+            raise DemoError(f"{name}: {type(exc).__name__}: {exc}"[:1000]) from exc
         finally:
             seconds = time.perf_counter() - started
             self._stage_seconds[name] = seconds
@@ -225,9 +230,7 @@ class DemoRun:
             voters=len(s.voters),
             chain="devnet" if self.devnet else "embedded",
         )
-        if self.workdir.exists():
-            shutil.rmtree(self.workdir)
-        self.workdir.mkdir(parents=True)
+        self._fresh_workdir()
         with self._stage("services"):
             chain = self._start_chain()
             tally_url, config, app = self._start_tally_server(chain)
@@ -284,6 +287,22 @@ class DemoRun:
             forged,
             dict(self._stage_seconds),
         )
+
+    def _fresh_workdir(self) -> None:
+        """Empty the workdir — only one an earlier demo made (it holds the marker file), or an
+        empty one: ``--workdir ~`` must not delete anybody's files."""
+        marker = self.workdir / MARKER
+        if self.workdir.exists():
+            if not self.workdir.is_dir():
+                raise DemoError(f"--workdir {self.workdir} is not a folder")
+            if any(self.workdir.iterdir()) and not marker.exists():
+                raise DemoError(
+                    f"--workdir {self.workdir} is not empty and no demo made it (no {MARKER}); "
+                    "choose an empty or new folder"
+                )
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True)
+        marker.write_text("made by ippyo demo; emptied by the next run\n")
 
     # --- services ------------------------------------------------------------------------------
     def _start_chain(self) -> _Chain:

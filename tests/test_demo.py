@@ -286,3 +286,16 @@ def test_ippyo_demo_refuses_too_few_voters() -> None:
     result = subprocess.run([str(SCRIPT), "demo", "--voters", "3"], capture_output=True, text=True)
     assert result.returncode == 2
     assert f"at least {MIN_VOTERS}" in result.stderr
+
+
+def test_ippyo_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "thesis.txt"
+    precious.write_text("years of work")
+    result = subprocess.run(
+        [str(SCRIPT), "demo", "--voters", str(MIN_VOTERS), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "is not empty and no demo made it" in result.stderr
+    assert precious.read_text() == "years of work"
