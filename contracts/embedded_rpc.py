@@ -9,14 +9,17 @@ from __future__ import annotations
 import ast
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_utils.address import to_checksum_address
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import BlockNotFound
+from web3.types import Wei
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from contracts.chain import Chain
 
 
 def _rpc_json(value: Any) -> Any:
@@ -244,3 +247,18 @@ class TesterRpcServer:
                 if isinstance(data, bytes):
                     error = {"code": 3, "message": "execution reverted", "data": "0x" + data.hex()}
             return {**base, "error": error}
+
+
+def fund_from_faucet(chain: Chain, addresses: Sequence[str], wei: int = 10**21) -> None:
+    """Give accounts ether from the tester's unlocked first account, over JSON-RPC (the
+    embedded chain behind :class:`TesterRpcServer`; a real node has no such account)."""
+
+    def go(w3: Web3) -> None:
+        faucet = w3.eth.accounts[0]
+        for address in addresses:
+            tx = w3.eth.send_transaction(
+                {"from": faucet, "to": to_checksum_address(address), "value": Wei(wei)}
+            )
+            w3.eth.wait_for_transaction_receipt(tx)
+
+    chain.call(go)

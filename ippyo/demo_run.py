@@ -56,7 +56,7 @@ from card_reader.stack import ensure_pcscd, stop_pcscd
 from card_reader.testpki import CertificateAuthority, Resident, VoterCard, make_card
 from contracts.chain import Chain, Sender
 from contracts.client import BallotBox, ContractRevert
-from contracts.embedded_rpc import TesterRpcServer
+from contracts.embedded_rpc import TesterRpcServer, fund_from_faucet
 from election import token as tokens
 from election.ballot import EncryptedBallot, PlaintextBallot, encrypt_ballot
 from election.context import ElectionContext
@@ -152,8 +152,8 @@ class DemoOutcome:
 class _Chain:
     urls: list[str]
     name: str
-    fund: Callable[[list[str]], None]
     funded: list[LocalAccount]
+    """The admin's and the kiosks' accounts, with ether."""
     confirmations: int
     """The tally server's k (0 on the embedded chain, which has instant finality)."""
 
@@ -312,28 +312,14 @@ class DemoRun:
             net = self._stack.enter_context(running_devnet(self.workdir / "devnet", 3))
             funded = [Account.from_key(k) for k in net.state.funded_keys]
             self._emit("chain", kind="devnet", urls=net.state.urls, chain_id=net.state.chain_id)
-            return _Chain(net.state.urls, "devnet", lambda _a: None, funded, 2)
+            return _Chain(net.state.urls, "devnet", funded, 2)
         rpc = self._stack.enter_context(TesterRpcServer())
         accounts = [Account.create() for _ in range(4)]  # admin, kiosks 1–3
         chain = Chain.connect([rpc.url])
 
-        def fund(addresses: list[str]) -> None:
-            from eth_utils.address import to_checksum_address
-            from web3.types import Wei
-
-            def go(w3: Any) -> None:
-                faucet = w3.eth.accounts[0]
-                for address in addresses:
-                    tx = w3.eth.send_transaction(
-                        {"from": faucet, "to": to_checksum_address(address), "value": Wei(10**21)}
-                    )
-                    w3.eth.wait_for_transaction_receipt(tx)
-
-            chain.call(go)
-
-        fund([a.address for a in accounts])
+        fund_from_faucet(chain, [a.address for a in accounts])
         self._emit("chain", kind="embedded", urls=[rpc.url], chain_id=chain.chain_id)
-        return _Chain([rpc.url], "embedded", fund, accounts, 0)
+        return _Chain([rpc.url], "embedded", accounts, 0)
 
     def _start_tally_server(self, chain: _Chain) -> tuple[str, TallyConfig, Any]:
         base = self.workdir / "tally"

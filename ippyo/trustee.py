@@ -492,12 +492,9 @@ def tally_from_chain(
     return ChainTally(ctx, cast, checked, anchor, selection, encrypted)
 
 
-def _election_and_chain_tally(
-    root: Path, election: str, rpc: tuple[str, ...], contract: str, from_block: int
-) -> tuple[Any, ChainTally]:
-    """The election's exchange state (its ceremony complete) and its tally read from the chain;
-    a missing election, an incomplete ceremony or an unreadable chain ends the command."""
-    from contracts.chain import ChainError
+def _ceremony_done(root: Path, election: str) -> Any:
+    """The election's state in the exchange's folder, its key ceremony complete (else the
+    command ends: no such election, or the ceremony is not complete)."""
     from tally_server.trustees.exchange import ElectionFiles
 
     try:
@@ -506,6 +503,18 @@ def _election_and_chain_tally(
         _fail(f"no such election in {root}: {exc}", EXIT_UNREACHABLE)
     if state.joint_public_key is None:
         _fail("the key ceremony is not complete")
+    return state
+
+
+def _election_and_chain_tally(
+    root: Path, election: str, rpc: tuple[str, ...], contract: str, from_block: int
+) -> tuple[Any, ChainTally]:
+    """The election's exchange state (its ceremony complete) and its tally read from the chain;
+    a missing election, an incomplete ceremony or an unreadable chain ends the command."""
+    from contracts.chain import ChainError
+
+    state = _ceremony_done(root, election)
+    assert state.joint_public_key is not None
     try:
         chain_tally = tally_from_chain(
             list(rpc),
@@ -629,14 +638,8 @@ def plan(
     """(Officials, on the server) write the election plan the dashboard deploys from: the key
     ceremony's transcript, the registrar's public key and the kiosks' accounts."""
     from tally_server.officials.deploy import make_plan, plan_from_json
-    from tally_server.trustees.exchange import ElectionFiles
 
-    try:
-        state = ElectionFiles(root / election).load()
-    except OSError as exc:
-        _fail(f"no such election in {root}: {exc}", EXIT_UNREACHABLE)
-    if state.joint_public_key is None:
-        _fail("the key ceremony is not complete: no plan before it is")
+    state = _ceremony_done(root, election)
     try:
         registrar_key = public_key_from_pem(registrar_pem.read_bytes())
     except OSError as exc:

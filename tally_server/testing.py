@@ -37,6 +37,7 @@ from contracts.client import BallotBox, predict_address
 from contracts.embedded_rpc import TesterBackend as TesterBackend
 from contracts.embedded_rpc import TesterRpcServer as TesterRpcServer
 from contracts.embedded_rpc import _rpc_json as _rpc_json
+from contracts.embedded_rpc import fund_from_faucet
 from election import token as tokens
 from election.ballot import PlaintextBallot, encrypt_ballot, tracking_code
 from election.context import ElectionContext
@@ -194,15 +195,7 @@ class ElectionKit:
         self.box.open(self.admin)
 
     def _fund(self, addresses: list[str]) -> None:
-        def go(w3: Web3) -> None:
-            faucet = w3.eth.accounts[0]
-            for address in addresses:
-                tx = w3.eth.send_transaction(
-                    {"from": faucet, "to": to_checksum_address(address), "value": Wei(10**21)}
-                )
-                w3.eth.wait_for_transaction_receipt(tx)
-
-        self.chain.call(go)
+        fund_from_faucet(self.chain, addresses)
 
     def block_number(self) -> int:
         return self.chain.call(lambda w3: int(w3.eth.block_number))

@@ -133,39 +133,47 @@ def record_to_dict(record: ElectionRecord) -> dict[str, Any]:
     return out
 
 
+def announcement_to_dict(a: Announcement) -> dict[str, Any]:
+    return {
+        "trustee": a.trustee,
+        "aux_public_key": a.aux_public_key.hex(),
+        "commitments": [c.hex() for c in a.commitments],
+        "proofs": [p.to_bytes().hex() for p in a.proofs],
+    }
+
+
+def share_to_dict(s: EncryptedShare) -> dict[str, Any]:
+    return {
+        "dealer": s.dealer,
+        "recipient": s.recipient,
+        "nonce": s.nonce.hex(),
+        "ciphertext": s.ciphertext.hex(),
+    }
+
+
+def complaint_to_dict(c: Complaint) -> dict[str, Any]:
+    return {
+        "accuser": c.accuser,
+        "accused": c.accused,
+        "shared_secret": c.shared_secret.hex(),
+        "proof": c.proof.to_bytes().hex(),
+    }
+
+
 def ceremony_to_dict(
     announcements: Sequence[Announcement],
     shares: Sequence[EncryptedShare],
     complaints: Sequence[Complaint],
 ) -> dict[str, Any]:
-    """The key ceremony's transcript in the record's encoding (also an election plan's)."""
+    """The key ceremony's transcript in canonical order: the record's ``ceremony`` section,
+    an election plan's, and the trustee exchange's transcript."""
     return {
         "announcements": [
-            {
-                "trustee": a.trustee,
-                "aux_public_key": a.aux_public_key.hex(),
-                "commitments": [c.hex() for c in a.commitments],
-                "proofs": [p.to_bytes().hex() for p in a.proofs],
-            }
-            for a in sorted(announcements, key=lambda a: a.trustee)
+            announcement_to_dict(a) for a in sorted(announcements, key=lambda a: a.trustee)
         ],
-        "shares": [
-            {
-                "dealer": s.dealer,
-                "recipient": s.recipient,
-                "nonce": s.nonce.hex(),
-                "ciphertext": s.ciphertext.hex(),
-            }
-            for s in sorted(shares, key=lambda s: (s.dealer, s.recipient))
-        ],
+        "shares": [share_to_dict(s) for s in sorted(shares, key=lambda s: (s.dealer, s.recipient))],
         "complaints": [
-            {
-                "accuser": c.accuser,
-                "accused": c.accused,
-                "shared_secret": c.shared_secret.hex(),
-                "proof": c.proof.to_bytes().hex(),
-            }
-            for c in sorted(complaints, key=lambda c: (c.accuser, c.accused))
+            complaint_to_dict(c) for c in sorted(complaints, key=lambda c: (c.accuser, c.accused))
         ],
     }
 

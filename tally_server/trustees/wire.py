@@ -19,7 +19,6 @@ parsed by the record's strict readers. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -108,48 +107,11 @@ def parse_envelope(raw: Any, trustees: int) -> dict[str, Any]:
 
 
 # --- ceremony messages --------------------------------------------------------------------------
-def announcement_to_dict(a: Announcement) -> dict[str, Any]:
-    return {
-        "trustee": a.trustee,
-        "aux_public_key": a.aux_public_key.hex(),
-        "commitments": [c.hex() for c in a.commitments],
-        "proofs": [p.to_bytes().hex() for p in a.proofs],
-    }
-
-
-def share_to_dict(s: EncryptedShare) -> dict[str, Any]:
-    return {
-        "dealer": s.dealer,
-        "recipient": s.recipient,
-        "nonce": s.nonce.hex(),
-        "ciphertext": s.ciphertext.hex(),
-    }
-
-
-def complaint_to_dict(c: Complaint) -> dict[str, Any]:
-    return {
-        "accuser": c.accuser,
-        "accused": c.accused,
-        "shared_secret": c.shared_secret.hex(),
-        "proof": c.proof.to_bytes().hex(),
-    }
-
-
-def ceremony_to_dict(
-    announcements: Sequence[Announcement],
-    shares: Sequence[EncryptedShare],
-    complaints: Sequence[Complaint],
-) -> dict[str, Any]:
-    """The record's ``ceremony`` section (canonical order)."""
-    return {
-        "announcements": [
-            announcement_to_dict(a) for a in sorted(announcements, key=lambda a: a.trustee)
-        ],
-        "shares": [share_to_dict(s) for s in sorted(shares, key=lambda s: (s.dealer, s.recipient))],
-        "complaints": [
-            complaint_to_dict(c) for c in sorted(complaints, key=lambda c: (c.accuser, c.accused))
-        ],
-    }
+# The encodings are the election record's (the core's codec).
+announcement_to_dict = codec.announcement_to_dict
+share_to_dict = codec.share_to_dict
+complaint_to_dict = codec.complaint_to_dict
+ceremony_to_dict = codec.ceremony_to_dict
 
 
 def ceremony_from_dict(
