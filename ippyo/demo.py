@@ -12,7 +12,7 @@ import click
 
 from ippyo.demo_run import OFFICIAL, DemoError, DemoRun
 from ippyo.narrate import Narrator, summary
-from ippyo.scenario import MIN_VOTERS, build_scenario, expected_result
+from ippyo.scenario import MAX_VOTERS, MIN_VOTERS, build_scenario, expected_result
 
 
 @click.command()
@@ -41,8 +41,10 @@ def demo(
     every_voter: bool,
 ) -> None:
     """模擬選挙 / Run a whole demo election through the real components and verify it."""
-    if voters < MIN_VOTERS:
-        raise click.BadParameter(f"at least {MIN_VOTERS}", param_hint="--voters")
+    if not MIN_VOTERS <= voters <= MAX_VOTERS:
+        raise click.BadParameter(
+            f"at least {MIN_VOTERS} and at most {MAX_VOTERS}", param_hint="--voters"
+        )
     scenario = build_scenario(voters, seed)
     narrator = Narrator(click.echo, every_voter=every_voter)
     try:

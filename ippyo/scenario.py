@@ -80,6 +80,7 @@ SPECIAL = (
     *INELIGIBLE,
 )
 MIN_VOTERS = len(SPECIAL) + 2
+MAX_VOTERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,10 @@ _MAYOR_WEIGHTS = {"sato": 30, "suzuki": 25, "takahashi": 20, "tanaka": 15, "ito"
 def build_scenario(voters: int = 50, seed: int = 2018) -> Scenario:
     """``voters`` people in the line at the kiosk; the special behaviours each once, about one
     voter in eight checks a ballot first, the rest vote normally."""
-    if voters < MIN_VOTERS:
-        raise ValueError(f"the scenario needs at least {MIN_VOTERS} voters")
+    if not MIN_VOTERS <= voters <= MAX_VOTERS:
+        raise ValueError(
+            f"the scenario needs at least {MIN_VOTERS} and at most {MAX_VOTERS} voters"
+        )
     manifest = load_demo_manifest()
     rng = random.Random(seed)
     behaviours = [Behaviour.NORMAL] * voters
@@ -156,18 +159,20 @@ def build_scenario(voters: int = 50, seed: int = 2018) -> Scenario:
         behaviours[slot] = behaviour
     election_day = manifest.election_date
     people: list[Voter] = []
-    names: set[str] = set()
+    persons: set[tuple[str, dt.date, str]] = set()
     for number, behaviour in enumerate(behaviours, start=1):
         gender = ("female", "male")[rng.randrange(2)]
-        while True:
+        while True:  # the registrar knows a person by name, birthday and gender: one each
             name = f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN[gender])}"
-            if name not in names:
-                names.add(name)
+            if behaviour is Behaviour.UNDER_AGE:  # 17 on election day
+                born = election_day.replace(year=election_day.year - 17) - dt.timedelta(
+                    days=rng.randint(1, 300)
+                )
+            else:
+                born = dt.date(rng.randint(1940, 2006), rng.randint(1, 12), rng.randint(1, 28))
+            if (name, born, gender) not in persons:
+                persons.add((name, born, gender))
                 break
-        if behaviour is Behaviour.UNDER_AGE:  # 17 on election day
-            born = election_day.replace(year=election_day.year - 17) - dt.timedelta(days=40)
-        else:
-            born = dt.date(rng.randint(1940, 2006), rng.randint(1, 12), rng.randint(1, 28))
         district = rng.choice(_DISTRICTS)
         block = _KANJI_NUMBERS[rng.randrange(len(_KANJI_NUMBERS))]
         address = f"茨城県つくば市{district}{block}丁目{rng.randint(1, 30)}番地{rng.randint(1, 9)}"

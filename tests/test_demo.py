@@ -23,6 +23,7 @@ from ippyo.narrate import Narrator, summary
 from ippyo.scenario import (
     COUNTED,
     INELIGIBLE,
+    MAX_VOTERS,
     MIN_VOTERS,
     SPECIAL,
     Behaviour,
@@ -43,7 +44,9 @@ def test_the_scenario_is_frozen_and_has_every_behaviour() -> None:
     kinds = Counter(v.behaviour for v in scenario.voters)
     assert all(kinds[b] == 1 for b in SPECIAL), kinds
     assert kinds[Behaviour.CHECKS] == 50 // 8
-    assert len({v.name for v in scenario.voters}) == 50
+    assert len({(v.name, v.born, v.gender) for v in scenario.voters}) == 50  # 50 persons
+    big = build_scenario(3000, 1)  # more voters than name combinations: still one per person
+    assert len({(v.name, v.born, v.gender) for v in big.voters}) == 3000
     day = scenario.manifest.election_date
     for voter in scenario.voters:
         grown = age_on(voter.born, day) >= 18
@@ -53,8 +56,9 @@ def test_the_scenario_is_frozen_and_has_every_behaviour() -> None:
     assert (scenario.trustees, scenario.quorum, scenario.absent_trustees) == (3, 2, (3,))
     counted = sum(1 for v in scenario.voters if v.behaviour in COUNTED)
     assert sum(expected_result(scenario)[0]) == counted  # one mayor per counted ballot
-    with pytest.raises(ValueError, match=f"at least {MIN_VOTERS}"):
-        build_scenario(MIN_VOTERS - 1)
+    for wrong in (MIN_VOTERS - 1, MAX_VOTERS + 1):
+        with pytest.raises(ValueError, match=f"at least {MIN_VOTERS} and at most {MAX_VOTERS}"):
+            build_scenario(wrong)
 
 
 # --- the run ---------------------------------------------------------------------------------
