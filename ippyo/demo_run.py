@@ -230,11 +230,13 @@ class DemoRun:
             voters=len(s.voters),
             chain="devnet" if self.devnet else "embedded",
         )
-        self._fresh_workdir()
         with self._stage("services"):
+            # The readers first: a second demo at the same time stops here, before it could
+            # empty the first one's workdir.
+            self._slots = self._start_card_readers()
+            self._fresh_workdir()
             chain = self._start_chain()
             tally_url, config, app = self._start_tally_server(chain)
-            self._slots = self._start_card_readers()
         with self._stage("ceremony"):
             election = self._key_ceremony(tally_url)
         with self._stage("registrar"):
@@ -370,7 +372,13 @@ class DemoRun:
         self._stack.callback(stop_pcscd, started)
         slots = [ReaderSlot(index=1), ReaderSlot(index=0)]
         for slot in slots:
-            slot.acquire(timeout=120)
+            try:
+                slot.acquire(timeout=20)
+            except TimeoutError as exc:
+                raise DemoError(
+                    f"the virtual card reader {slot.reader!r} is in use by another demo or "
+                    "test run on this machine; try again when it has finished"
+                ) from exc
             self._stack.callback(slot.release)
             self._stack.callback(slot.pull)
         readers = [slot.reader for slot in slots]
