@@ -3,8 +3,8 @@ the tally server under cheroot on 127.0.0.1, with the indexer following an embed
 an official logs in, opens the election, watches the turnout change as ballots arrive, and
 closes it; login, CSRF and the login rate limit are enforced in the browser too.
 
-Screenshots of every page go to ``$IPPYO_SCREENSHOTS`` (``docs/tally`` when regenerating the
-documentation's pictures), else to the test's temporary directory.
+With ``IPPYO_SCREENSHOTS=1`` (as for every screenshot test) the pictures of every page go to
+``docs/tally/``, else to the test's temporary directory.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("IPPYO_SCREENSHOTS") or tmp_path / "shots")
+    docs = Path(__file__).resolve().parents[2] / "docs" / "tally"
+    target = docs if os.environ.get("IPPYO_SCREENSHOTS") else tmp_path / "shots"
     target.mkdir(parents=True, exist_ok=True)
     return target
 
