@@ -561,7 +561,7 @@ def tally(root: Path, election: str, rpc: tuple[str, ...], contract: str, from_b
     metavar="URL",
     help="Recompute the tally from the chain and decrypt only if it is the server's.",
 )
-@click.option("--contract", metavar="ADDR")
+@click.option("--contract", metavar="ADDR", help="The BallotBox's address (with --rpc).")
 def decrypt(
     server: str, key_path: Path, state_path: Path, rpc: tuple[str, ...], contract: str | None
 ) -> None:
