@@ -5,7 +5,7 @@ three geth nodes (``--devnet``). The scenario is :mod:`ippyo.scenario`, the runn
 from __future__ import annotations
 
 import signal
-import threading
+import time
 from pathlib import Path
 
 import click
@@ -47,6 +47,8 @@ def demo(
         )
     scenario = build_scenario(voters, seed)
     narrator = Narrator(click.echo, every_voter=every_voter)
+    # SIGTERM unwinds like Ctrl-C: every service the demo started is stopped on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with DemoRun(
             scenario, workdir, devnet=devnet, listener=narrator, kiosk_window=kiosk_window
@@ -78,11 +80,14 @@ def demo(
         raise click.ClickException(str(exc)) from exc
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _wait_for_interrupt() -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    """Until Ctrl-C or SIGTERM (both arrive as KeyboardInterrupt)."""
     try:
-        while not stop.wait(1.0):
-            pass
+        while True:
+            time.sleep(1.0)
     except KeyboardInterrupt:
         pass

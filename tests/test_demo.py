@@ -276,9 +276,13 @@ def test_ippyo_demo_serve_and_kiosk(tmp_path: Path) -> None:
         else:
             pytest.fail("the tally server still answers after the demo stopped")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # the test failed early: let the demo stop its services first
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     assert not _processes_mentioning(workdir)
 
 
@@ -303,3 +307,40 @@ def test_ippyo_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "is not empty and no demo made it" in result.stderr
     assert precious.read_text() == "years of work"
+
+
+def _pcscd_pids() -> set[str]:
+    return {line.split(":")[0] for line in _processes_mentioning(Path("/usr/sbin/pcscd"))}
+
+
+def test_sigterm_in_the_middle_of_voting_stops_what_the_demo_started(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    before = _pcscd_pids()
+    proc = subprocess.Popen(
+        [str(SCRIPT), "demo", "--voters", str(MIN_VOTERS), "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "/ voting" in line:
+                break
+        observer = _url_after("tally server: ", [ln.split("  (")[0] for ln in lines])
+        assert requests.get(observer, timeout=10).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[0]
+        assert proc.returncode != 0, rest
+        assert "Traceback" not in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(observer, timeout=5)
+    assert not _processes_mentioning(workdir)
+    assert _pcscd_pids() <= before  # a pcscd the demo started is gone again
