@@ -79,6 +79,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free loopback ports: all held open at once while they are chosen
+    (one at a time, the kernel may hand the same port out twice — two nodes on one port, and
+    the second geth cannot start)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            s = held.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
+
+
 @dataclass
 class NodeInfo:
     index: int
@@ -181,6 +194,7 @@ class Devnet:
         genesis = _genesis(chain_id, [s.address for s in signers], [f.address for f in funded])
         (directory / "genesis.json").write_text(json.dumps(genesis, indent=1))
         infos = []
+        ports = free_ports(3 * nodes)  # http, p2p, auth for each node, all different
         for i, signer in enumerate(signers):
             datadir = directory / f"node{i}"
             keystore = datadir / "keystore"
@@ -191,15 +205,15 @@ class Devnet:
             node_key = PrivateKey()
             (datadir / "nodekey").write_text(node_key.secret.hex())
             node_id = node_key.public_key.format(compressed=False)[1:].hex()
-            p2p = free_port()
+            http, p2p, auth = ports[3 * i : 3 * i + 3]
             infos.append(
                 NodeInfo(
                     i,
                     str(datadir),
                     signer.address,
-                    free_port(),
+                    http,
                     p2p,
-                    free_port(),
+                    auth,
                     f"enode://{node_id}@127.0.0.1:{p2p}",
                 )
             )

@@ -4,6 +4,7 @@ three geth nodes (``--devnet``). The scenario is :mod:`ippyo.scenario`, the runn
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -68,13 +69,14 @@ def demo(
             if not outcome.verified:
                 raise SystemExit(1)
             if serve:
+                secret = workdir / "official-password.txt"  # written (0600) before it is named
+                fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(outcome.official_password + "\n")
                 click.echo(
                     f"ログイン / log in as {OFFICIAL!r}, password {outcome.official_password!r} "
-                    f"(also in {workdir / 'official-password.txt'}); Ctrl-C で終了 / to stop"
+                    f"(also in {secret}); Ctrl-C で終了 / to stop"
                 )
-                secret = workdir / "official-password.txt"
-                secret.write_text(outcome.official_password + "\n")
-                secret.chmod(0o600)
                 _wait_for_interrupt()
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
