@@ -497,6 +497,8 @@ def _ceremony_done(root: Path, election: str) -> Any:
     command ends: no such election, or the ceremony is not complete)."""
     from tally_server.trustees.exchange import ElectionFiles
 
+    if not re.fullmatch(r"[0-9a-f]{64}", election):
+        _fail("--election must be the election id: 64 lowercase hexadecimal digits")
     try:
         state = ElectionFiles(root / election).load()
     except OSError as exc:

@@ -23,17 +23,20 @@ from .conftest import Exchange, People, cli
 CONTRACT = b"\x42" * 20
 
 
-def _step(command: str, exchange: Exchange, people: People, i: int, *extra: str) -> str:
-    result = cli(
-        command,
+def _as_trustee(exchange: Exchange, people: People, i: int) -> list[str]:
+    """Trustee i's connection options: the exchange, its key and its state file."""
+    return [
         "--server",
         exchange.url,
         "--key",
         str(people.keys[i]),
         "--state",
         str(people.states[i]),
-        *extra,
-    )
+    ]
+
+
+def _step(command: str, exchange: Exchange, people: People, i: int, *extra: str) -> str:
+    result = cli(command, *_as_trustee(exchange, people, i), *extra)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -433,8 +436,7 @@ def test_a_passphrase_typed_at_the_prompt_keeps_the_state_sealed(
             extra = ["--election", people.election, "--index", str(i)] if step == "announce" else []
             _step(step, exchange, people, i, *extra)
     monkeypatch.delenv("IPPYO_TRUSTEE_PASSPHRASE")
-    args = ["--server", exchange.url, "--key", str(people.keys[1])]
-    args += ["--state", str(people.states[1])]
+    args = _as_trustee(exchange, people, 1)
     result = CliRunner().invoke(trustee, ["receive", *args], input=phrase + "\n")
     assert result.exit_code == 0, result.output
     assert "complaints against: none" in result.output
@@ -454,18 +456,9 @@ def test_decrypt_with_a_node_that_does_not_answer_is_a_named_refusal(
     _ceremony(exchange, people)
     ctx, _ = _hand_over_tally(exchange, people, registrar_key)
     dead = f"http://127.0.0.1:{free_port()}"
+    contract = "0x" + ctx.contract_address.hex()
     result = cli(
-        "decrypt",
-        "--server",
-        exchange.url,
-        "--key",
-        str(people.keys[1]),
-        "--state",
-        str(people.states[1]),
-        "--rpc",
-        dead,
-        "--contract",
-        "0x" + ctx.contract_address.hex(),
+        "decrypt", *_as_trustee(exchange, people, 1), "--rpc", dead, "--contract", contract
     )
     assert result.exit_code == 2, result.output
     assert "the chain cannot be read" in result.output
@@ -488,6 +481,10 @@ def test_plan_for_the_dashboard_after_the_ceremony(
     args += ["--registrar-public", str(public), "--kiosk", kiosks[0], "--kiosk", kiosks[1]]
     early = cli(*args, "--out", str(out))
     assert early.exit_code == 1 and "ceremony is not complete" in early.output
+    odd = cli(
+        "plan", "--dir", str(exchange.root), "--election", "../x", *args[5:], "--out", str(out)
+    )
+    assert odd.exit_code == 1 and "64 lowercase hexadecimal digits" in odd.output
     assert not out.exists()
     _ceremony(exchange, people)
     done = cli(*args, "--out", str(out))
